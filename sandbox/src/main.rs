@@ -1,0 +1,3 @@
+mod odata;
+
+fn main() {}
