@@ -19,6 +19,12 @@
 //!   `i64::MAX`, which is also what SQLite's LIMIT/OFFSET take); decimals and exponents give
 //!   [`Literal::Float`] (non-finite values are an error).
 //! - `datetime'...'` is returned as [`Literal::String`] with the text between the quotes.
+//! - Parameter aliases: query parameters named `@name` define aliases whose value is one
+//!   literal (`@u='abc'`, `@id=12`). [`parse_query`] substitutes them wherever a `$filter`
+//!   (top level or in `$expand`) says `@name`; [`parse_resource_path_with_query`] does so for
+//!   keys (`device(uuid=@u)`, `device(@id)`), as pinejs clients send them. An undefined alias,
+//!   a repeated alias or an alias whose value is not a single literal is a [`ParseError`].
+//!   [`parse_resource_path`] and [`parse_filter`] know no aliases, so `@name` fails there.
 //! - Limits: at most [`MAX_DEPTH`] nested parentheses / `not` / function calls / lambdas /
 //!   `$expand` levels, and no filter tree taller than [`MAX_HEIGHT`] (long `and` chains count),
 //!   so neither the parser nor any recursive consumer of the tree can run out of stack.
@@ -48,8 +54,20 @@ fn decode(s: &str) -> Result<String, ParseError> {
 }
 
 pub fn parse_resource_path(path: &str) -> Result<ResourcePath, ParseError> {
+    parse_resource_path_with_query(path, "")
+}
+
+/// Like [`parse_resource_path`], but resolves parameter aliases in the key (`device(@id)`,
+/// `device(uuid=@uuid)`) from the `@name=value` parameters of `raw_query`.
+pub fn parse_resource_path_with_query(
+    path: &str,
+    raw_query: &str,
+) -> Result<ResourcePath, ParseError> {
     let decoded = decode(path)?;
     let mut p = Parser::new(&decoded)?;
+    if decoded.contains('@') {
+        p.aliases = collect_aliases(raw_query)?;
+    }
     if p.toks.iter().any(|t| t.ws_before) {
         return Err(err("whitespace in resource path"));
     }
@@ -61,6 +79,10 @@ pub fn parse_resource_path(path: &str) -> Result<ResourcePath, ParseError> {
     if p.eat(&Tok::LParen) {
         key = Some(match p.bump() {
             Some(Tok::Int(id)) => Key::Id(id),
+            Some(Tok::Alias(name)) => match p.alias(&name)? {
+                Literal::Int(id) => Key::Id(id),
+                _ => return Err(err(format!("the value of @{name} is not an integer id"))),
+            },
             Some(Tok::Ident(field)) => {
                 p.expect(&Tok::Equals, "'=' after the key field")?;
                 let value = p.literal()?;
@@ -88,6 +110,7 @@ pub fn parse_resource_path(path: &str) -> Result<ResourcePath, ParseError> {
 pub fn parse_query(raw_query: &str) -> Result<QueryOptions, ParseError> {
     let mut opts = QueryOptions::default();
     let mut seen: Vec<String> = Vec::new();
+    let aliases = collect_aliases(raw_query)?;
     for piece in raw_query.split('&') {
         if piece.is_empty() {
             continue;
@@ -102,6 +125,7 @@ pub fn parse_query(raw_query: &str) -> Result<QueryOptions, ParseError> {
         }
         let value = decode(raw_value)?;
         let parsed = Parser::new(&value).and_then(|mut p| {
+            p.aliases = aliases.clone();
             p.option(&name, &mut opts, false)?;
             p.expect_end()
         });
@@ -109,6 +133,35 @@ pub fn parse_query(raw_query: &str) -> Result<QueryOptions, ParseError> {
         seen.push(name);
     }
     Ok(opts)
+}
+
+/// The `@name=literal` parameter aliases of a raw query string.
+fn collect_aliases(raw_query: &str) -> Result<Vec<(String, Literal)>, ParseError> {
+    let mut aliases: Vec<(String, Literal)> = Vec::new();
+    for piece in raw_query.split('&') {
+        let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+        let name = decode(raw_name)?;
+        let Some(name) = name.strip_prefix('@') else {
+            continue;
+        };
+        let b = name.as_bytes();
+        if b.is_empty() || !is_ident_start(b[0]) || !b.iter().all(|&c| is_ident_char(c)) {
+            return Err(err(format!("invalid parameter alias name '@{name}'")));
+        }
+        if aliases.iter().any(|(n, _)| n == name) {
+            return Err(err(format!("duplicate parameter alias @{name}")));
+        }
+        let value = decode(raw_value)?;
+        let literal = Parser::new(&value)
+            .and_then(|mut p| {
+                let l = p.literal()?;
+                p.expect_end()?;
+                Ok(l)
+            })
+            .map_err(|e| err(format!("@{name}: {}", e.0)))?;
+        aliases.push((name.to_string(), literal));
+    }
+    Ok(aliases)
 }
 
 /// Parses a bare `$filter` expression (already percent-decoded).
@@ -127,6 +180,8 @@ enum Tok {
     Ident(String),
     /// `$name`, including the `$`.
     Dollar(String),
+    /// `@name`, without the `@`.
+    Alias(String),
     Str(String),
     Int(i64),
     Float(f64),
@@ -144,6 +199,7 @@ impl fmt::Display for Tok {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Tok::Ident(s) | Tok::Dollar(s) => write!(f, "'{s}'"),
+            Tok::Alias(s) => write!(f, "'@{s}'"),
             Tok::Str(_) => f.write_str("a string"),
             Tok::Int(n) => write!(f, "'{n}'"),
             Tok::Float(x) => write!(f, "'{x}'"),
@@ -196,6 +252,17 @@ fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
             b'=' => single(&mut i, Tok::Equals),
             b'*' => single(&mut i, Tok::Star),
             b'\'' => lex_string(src, &mut i)?,
+            b'@' => {
+                i += 1;
+                let start = i;
+                while i < b.len() && is_ident_char(b[i]) {
+                    i += 1;
+                }
+                if start == i || !is_ident_start(b[start]) {
+                    return Err(err("expected a name after '@'"));
+                }
+                Tok::Alias(src[start..i].to_string())
+            }
             b'$' => {
                 let start = i;
                 i += 1;
@@ -329,6 +396,8 @@ struct Parser {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
+    /// Parameter aliases (`@name` → value) that `@name` tokens resolve to.
+    aliases: Vec<(String, Literal)>,
 }
 
 fn grow(height: usize) -> Result<usize, ParseError> {
@@ -346,6 +415,7 @@ impl Parser {
             toks: tokenize(src)?,
             pos: 0,
             depth: 0,
+            aliases: Vec::new(),
         })
     }
 
@@ -420,8 +490,17 @@ impl Parser {
         self.depth -= 1;
     }
 
+    fn alias(&self, name: &str) -> Result<Literal, ParseError> {
+        self.aliases
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.clone())
+            .ok_or_else(|| err(format!("undefined parameter alias @{name}")))
+    }
+
     fn literal(&mut self) -> Result<Literal, ParseError> {
         let lit = match self.peek() {
+            Some(Tok::Alias(name)) => self.alias(name)?,
             Some(Tok::Str(s)) => Literal::String(s.clone()),
             Some(Tok::Int(n)) => Literal::Int(*n),
             Some(Tok::Float(x)) => Literal::Float(*x),
@@ -653,7 +732,7 @@ impl Parser {
                 self.leave();
                 Ok(r)
             }
-            Some(Tok::Str(_) | Tok::Int(_) | Tok::Float(_)) => {
+            Some(Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Alias(_)) => {
                 Ok((Expr::Literal(self.literal()?), 1))
             }
             Some(Tok::Ident(w)) => {
@@ -1602,6 +1681,53 @@ mod tests {
         assert!(e.0.contains("$top"), "{e}");
     }
 
+    #[test]
+    fn parameter_aliases() {
+        let uuid = |v: &str| Key::Alternate {
+            field: "uuid".into(),
+            value: Literal::String(v.into()),
+        };
+        let rp = parse_resource_path_with_query("device(uuid=@uuid)", "@uuid=%27abc%27").unwrap();
+        assert_eq!(rp.key, Some(uuid("abc")));
+        let rp = parse_resource_path_with_query("device(@id)", "@id=1031543&$select=id").unwrap();
+        assert_eq!(rp.key, Some(Key::Id(1031543)));
+        let rp = parse_resource_path_with_query("device(uuid=%40u)/$count", "%40u='x'").unwrap();
+        assert_eq!((rp.key, rp.count), (Some(uuid("x")), true));
+        // aliases are only resolved when the query defines them
+        assert!(parse_resource_path("device(uuid=@uuid)").is_err());
+        assert!(parse_resource_path_with_query("device(uuid=@uuid)", "@other='a'").is_err());
+        assert!(parse_resource_path_with_query("device(@id)", "@id='abc'").is_err());
+        assert!(parse_resource_path_with_query("device(@id)", "@id=1&@id=2").is_err());
+        assert!(parse_resource_path_with_query("device(@)", "@=1").is_err());
+
+        assert_eq!(
+            q("$filter=uuid%20eq%20@u&@u=%27a%27%27b%27").filter,
+            Some(eq(p("uuid"), s("a'b")))
+        );
+        assert_eq!(
+            q("@n=5&$expand=a($filter=x%20in%20(@n,%206))").expand[0]
+                .options
+                .filter,
+            Some(Expr::In {
+                left: Box::new(p("x")),
+                list: vec![int(5), int(6)]
+            })
+        );
+        for bad in [
+            "$filter=a%20eq%20@u",
+            "$filter=a%20eq%20@u&@u=b",
+            "$filter=a%20eq%20@u&@u=",
+            "$filter=a%20eq%20@u&@u=1%202",
+            "@u=1&@u=2",
+            "@1=1",
+            "@=1",
+            "@u=%27x",
+        ] {
+            assert!(parse_query(bad).is_err(), "{bad:?} should fail");
+        }
+        assert!(parse_filter("a eq @u").is_err());
+    }
+
     // ----- robustness -----
 
     #[test]
@@ -1706,6 +1832,7 @@ mod tests {
             let decoded = percent_decode_str(&text).decode_utf8_lossy().into_owned();
             let _ = parse_filter(&decoded);
             let _ = parse_resource_path(&text);
+            let _ = parse_resource_path_with_query(&text, &text);
         }
     }
 
@@ -1724,7 +1851,7 @@ mod tests {
             proptest::sample::select(vec![
                 "(", ")", "$filter=", "$expand=", "$select=", "$top=", "&", ";", ",", "/", ":",
                 "a", "any", "eq", " ", "and", "or", "not", "in", "'x'", "''", "'", "1", "-",
-                "%27", "%2", "%20", "$count", "tolower", "startswith", "*", "=", "datetime",
+                "%27", "%2", "%20", "$count", "@a", "@a=", "tolower", "startswith", "*", "=", "datetime",
             ]),
             0..60,
         )) {
