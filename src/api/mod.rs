@@ -1,0 +1,440 @@
+//! The balena API v7 client. It never prints: debug lines go to a caller-supplied sink,
+//! failures are typed [`ApiError`]s.
+//!
+//! - The reqwest client is built lazily, on the first request, so commands that send nothing
+//!   (and `--version`/`--help`, which never get here) pay nothing for TLS setup.
+//! - Retries: 429 (honouring an integer `Retry-After`, bounded), 502/503/504 and connection
+//!   failures, for GET and PATCH (both idempotent here: PATCH is always by id). There is no
+//!   POST in this client. Exponential backoff with a total sleep budget.
+//! - The token is never sent over plain http to a host that is not loopback.
+
+pub mod error;
+pub mod models;
+pub mod odata;
+
+use std::cell::{Cell, OnceCell};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use error::ApiError;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where debug lines go (stderr via `crate::output`, in practice).
+pub type DebugSink = Box<dyn Fn(&str)>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Total number of attempts, including the first.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubled each time.
+    pub base_delay: Duration,
+    /// Upper bound for one backoff sleep.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` we are willing to wait for.
+    pub max_retry_after: Duration,
+    /// Total time spent sleeping between attempts, at most.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(20),
+            budget: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct ClientConfig {
+    /// Scheme + host (+ port), without path and trailing slash, e.g. `https://api.balena-cloud.com`.
+    pub api_origin: String,
+    pub token: Option<String>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+pub struct ApiClient {
+    cfg: ClientConfig,
+    http: OnceCell<reqwest::Client>,
+    debug: Option<DebugSink>,
+    sent: Cell<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Method {
+    Get,
+    Patch,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+impl ApiClient {
+    pub fn new(cfg: ClientConfig, debug: Option<DebugSink>) -> ApiClient {
+        ApiClient {
+            cfg,
+            http: OnceCell::new(),
+            debug,
+            sent: Cell::new(0),
+        }
+    }
+
+    pub fn api_origin(&self) -> &str {
+        &self.cfg.api_origin
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.cfg.token.is_some()
+    }
+
+    /// Number of HTTP requests sent so far (retries included).
+    pub fn requests_sent(&self) -> u32 {
+        self.sent.get()
+    }
+
+    /// Fails with "Login required" without any request when there are no credentials.
+    pub fn require_token(&self) -> Result<(), ApiError> {
+        if self.cfg.token.is_none() {
+            Err(ApiError::NotLoggedIn)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(sink) = &self.debug {
+            sink(line);
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let ua = format!("balena-rs/{VERSION}");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "X-Balena-Client",
+            reqwest::header::HeaderValue::from_str(&ua).expect("ascii header"),
+        );
+        // reqwest reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment by default.
+        let c = reqwest::Client::builder()
+            .user_agent(ua)
+            .default_headers(headers)
+            .connect_timeout(self.cfg.connect_timeout)
+            .timeout(self.cfg.request_timeout)
+            .build()
+            .map_err(|e| ApiError::Network {
+                detail: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        Ok(self.http.get_or_init(|| c))
+    }
+
+    fn check_secure(&self, url: &reqwest::Url) -> Result<(), ApiError> {
+        if self.cfg.token.is_none() || url.scheme() != "http" {
+            return Ok(());
+        }
+        if is_loopback(url) {
+            return Ok(());
+        }
+        Err(ApiError::InsecureUrl {
+            host: url.host_str().unwrap_or("").to_owned(),
+        })
+    }
+
+    /// GET `/v7/<path>` and return the rows of `{"d":[...]}`.
+    pub async fn get_rows(&self, v7path: &str) -> Result<Vec<Value>, ApiError> {
+        let path = format!("/v7/{v7path}");
+        let v = self.request(Method::Get, &path, None).await?;
+        match v {
+            Value::Object(mut m) => match m.remove("d") {
+                Some(Value::Array(rows)) => Ok(rows),
+                _ => Err(ApiError::Decode {
+                    method: "GET",
+                    path,
+                    detail: "expected an object with a \"d\" array".into(),
+                }),
+            },
+            _ => Err(ApiError::Decode {
+                method: "GET",
+                path,
+                detail: "expected an object with a \"d\" array".into(),
+            }),
+        }
+    }
+
+    /// GET `/v7/<path>` and decode the rows.
+    pub async fn get_typed<T: DeserializeOwned>(&self, v7path: &str) -> Result<Vec<T>, ApiError> {
+        let rows = self.get_rows(v7path).await?;
+        decode_rows(rows, "GET", v7path)
+    }
+
+    /// PATCH `/v7/<path>` with a JSON body. The response body is ignored.
+    pub async fn patch(&self, v7path: &str, body: &Value) -> Result<(), ApiError> {
+        let path = format!("/v7/{v7path}");
+        self.request(Method::Patch, &path, Some(body)).await?;
+        Ok(())
+    }
+
+    /// `GET /actor/v1/whoami`. A 401 is [`ApiError::NotLoggedIn`].
+    pub async fn whoami(&self) -> Result<Value, ApiError> {
+        self.require_token()?;
+        self.request(Method::Get, "/actor/v1/whoami", None).await
+    }
+
+    /// The guest trap: the server treats an unknown or expired token as an anonymous guest
+    /// and answers lookups with no rows. Before reporting "not found", confirm the session.
+    pub async fn confirm_session(&self) -> Result<(), ApiError> {
+        self.whoami().await.map(|_| ())
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        // Every API call here needs credentials: without any, say so without a request.
+        self.require_token()?;
+        let url_str = format!("{}{}", self.cfg.api_origin, path);
+        let url = reqwest::Url::parse(&url_str).map_err(|e| ApiError::BadUrl {
+            url: url_str.clone(),
+            detail: e.to_string(),
+        })?;
+        self.check_secure(&url)?;
+        let client = self.client()?;
+        let policy = self.cfg.retry;
+        let mut slept = Duration::ZERO;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let can_retry = attempt < policy.max_attempts;
+            let backoff = backoff_delay(&policy, attempt);
+            let started = Instant::now();
+            self.log(&format!("{} {}", method.as_str(), url));
+            if self.cfg.token.is_some() {
+                self.log("  Authorization: Bearer <redacted>");
+            }
+            if let Some(b) = body {
+                self.log(&format!("  body: {b}"));
+            }
+            let mut rb = match method {
+                Method::Get => client.get(url.clone()),
+                Method::Patch => client.patch(url.clone()),
+            };
+            if let Some(t) = &self.cfg.token {
+                rb = rb.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                rb = rb
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.to_string());
+            }
+            self.sent.set(self.sent.get() + 1);
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let timeout = e.is_timeout();
+                    let retriable = e.is_connect() || (e.is_request() && !timeout);
+                    self.log(&format!(
+                        "  failed after {} ms: {}",
+                        started.elapsed().as_millis(),
+                        describe_reqwest_error(&e)
+                    ));
+                    if retriable && can_retry && slept + backoff <= policy.budget {
+                        self.log(&format!("  retrying in {} ms", backoff.as_millis()));
+                        tokio::time::sleep(backoff).await;
+                        slept += backoff;
+                        continue;
+                    }
+                    let detail = describe_reqwest_error(&e);
+                    return Err(if timeout {
+                        ApiError::Timeout { detail }
+                    } else {
+                        ApiError::Network { detail }
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            let is_json = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.contains("application/json"));
+            let text = match resp.text().await {
+                Ok(t) => t,
+                Err(e) => {
+                    let detail = describe_reqwest_error(&e);
+                    return Err(if e.is_timeout() {
+                        ApiError::Timeout { detail }
+                    } else {
+                        ApiError::Network { detail }
+                    });
+                }
+            };
+            self.log(&format!(
+                "  -> {status} ({} ms, {} bytes)",
+                started.elapsed().as_millis(),
+                text.len()
+            ));
+
+            if (200..300).contains(&status) {
+                if text.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
+                return serde_json::from_str(&text).map_err(|e| ApiError::Decode {
+                    method: method.as_str(),
+                    path: path.to_owned(),
+                    detail: format!(
+                        "the body is not JSON ({e}); it starts with {:?}",
+                        excerpt(&text)
+                    ),
+                });
+            }
+
+            if matches!(status, 502..=504) && can_retry && slept + backoff <= policy.budget {
+                self.log(&format!("  retrying in {} ms", backoff.as_millis()));
+                tokio::time::sleep(backoff).await;
+                slept += backoff;
+                continue;
+            }
+            if status == 429 && can_retry {
+                let wait = match retry_after {
+                    Some(s) => Duration::from_secs(s),
+                    None => backoff,
+                };
+                if wait <= policy.max_retry_after && slept + wait <= policy.budget {
+                    self.log(&format!(
+                        "  rate limited; retrying in {} ms",
+                        wait.as_millis()
+                    ));
+                    tokio::time::sleep(wait).await;
+                    slept += wait;
+                    continue;
+                }
+            }
+            if status == 401 {
+                return Err(ApiError::NotLoggedIn);
+            }
+            return Err(ApiError::Http {
+                status,
+                message: error::error_message_from_body(&text, is_json),
+                method: method.as_str(),
+                path: path.to_owned(),
+                retry_after,
+            });
+        }
+    }
+}
+
+/// Decodes rows into typed models, with a clear error naming the request.
+pub fn decode_rows<T: DeserializeOwned>(
+    rows: Vec<Value>,
+    method: &'static str,
+    path: &str,
+) -> Result<Vec<T>, ApiError> {
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_value(r).map_err(|e| ApiError::Decode {
+                method,
+                path: format!("/v7/{path}"),
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn backoff_delay(p: &RetryPolicy, attempt: u32) -> Duration {
+    let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
+    (p.base_delay * factor).min(p.max_delay)
+}
+
+fn excerpt(s: &str) -> String {
+    let t: String = s.chars().take(60).collect();
+    t
+}
+
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    // The innermost cause is the useful part ("Connection refused (os error 111)").
+    let mut root: Option<String> = None;
+    let mut src = e.source();
+    while let Some(s) = src {
+        root = Some(s.to_string());
+        src = s.source();
+    }
+    let host = e
+        .url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let what = if e.is_connect() {
+        format!("cannot connect to {host}")
+    } else if e.is_timeout() {
+        format!("no answer from {host} in time")
+    } else {
+        format!("request to {host} failed")
+    };
+    match root {
+        Some(r) => format!("{what}: {r}"),
+        None => what,
+    }
+}
+
+/// 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let d = host.trim_end_matches('.').to_ascii_lowercase();
+    d == "localhost" || d.ends_with(".localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for (u, want) in [
+            ("http://127.0.0.1:48080", true),
+            ("http://127.8.9.1", true),
+            ("http://[::1]:80", true),
+            ("http://localhost:1234", true),
+            ("http://example.com", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback(&reqwest::Url::parse(u).unwrap()), want, "{u}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(backoff_delay(&p, 1), Duration::from_millis(250));
+        assert_eq!(backoff_delay(&p, 2), Duration::from_millis(500));
+        assert_eq!(backoff_delay(&p, 3), Duration::from_millis(1000));
+        assert_eq!(backoff_delay(&p, 10), Duration::from_secs(4));
+    }
+}
