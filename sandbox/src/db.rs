@@ -1,0 +1,206 @@
+//! SQLite: opening, pragmas, the schema migration, and small helpers.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::schema::{Ty, RESOURCES};
+
+/// The current schema version (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+/// Built-in device types: (id, slug, name). raspberrypi4-64 has id 11 as on the reference
+/// server.
+pub const DEVICE_TYPES: &[(i64, &str, &str)] = &[
+    (1, "generic-aarch64", "Generic AARCH64"),
+    (2, "generic-amd64", "Generic x86_64 (GPT)"),
+    (3, "intel-nuc", "Intel NUC"),
+    (10, "raspberrypi3", "Raspberry Pi 3"),
+    (11, "raspberrypi4-64", "Raspberry Pi 4 (using 64bit OS)"),
+    (12, "raspberrypi5", "Raspberry Pi 5"),
+];
+
+pub fn open(path: Option<&Path>) -> anyhow::Result<Connection> {
+    let conn = match path {
+        Some(p) => {
+            if let Some(dir) = p.parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            Connection::open(p)?
+        }
+        None => Connection::open_in_memory()?,
+    };
+    // WAL + synchronous=NORMAL: a committed transaction is in the WAL file before the
+    // answer is sent, so it survives the process being killed (not a power cut).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn sql_type(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Int | Ty::Bool | Ty::Fk => "INTEGER",
+        Ty::Text | Ty::Date | Ty::Json => "TEXT",
+    }
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let mut ddl = String::from("BEGIN;\n");
+    for res in RESOURCES {
+        let mut cols = vec!["\"id\" INTEGER PRIMARY KEY".to_string()];
+        for f in res.fields {
+            if f.stored() && f.name != "id" {
+                cols.push(format!("\"{}\" {}", f.name, sql_type(f.ty)));
+            }
+        }
+        if res.name == "user" {
+            cols.push("\"email\" TEXT".into());
+        }
+        ddl.push_str(&format!(
+            "CREATE TABLE {} ({});\n",
+            res.table,
+            cols.join(", ")
+        ));
+    }
+    ddl.push_str(
+        r#"
+CREATE TABLE org_member ("user_id" INTEGER NOT NULL, "organization_id" INTEGER NOT NULL, PRIMARY KEY ("user_id", "organization_id"));
+CREATE INDEX org_member_org ON org_member ("organization_id");
+CREATE TABLE api_key ("key" TEXT PRIMARY KEY, "user_id" INTEGER NOT NULL, "name" TEXT, "description" TEXT, "created_at" TEXT);
+CREATE TABLE actor ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "kind" TEXT);
+CREATE TABLE meta ("key" TEXT PRIMARY KEY, "value" TEXT);
+CREATE UNIQUE INDEX organization_handle ON t_organization ("handle");
+CREATE UNIQUE INDEX user_username ON t_user ("username");
+CREATE UNIQUE INDEX device_type_slug ON t_device_type ("slug");
+CREATE UNIQUE INDEX application_slug ON t_application ("slug");
+CREATE UNIQUE INDEX application_uuid ON t_application ("uuid");
+CREATE INDEX application_org ON t_application ("organization");
+CREATE INDEX application_target ON t_application ("should_be_running__release");
+CREATE INDEX release_app_commit ON t_release ("belongs_to__application", "commit");
+CREATE INDEX release_app_start ON t_release ("belongs_to__application", "start_timestamp");
+CREATE INDEX release_app_created ON t_release ("belongs_to__application", "created_at");
+CREATE INDEX release_commit ON t_release ("commit");
+CREATE UNIQUE INDEX device_uuid ON t_device ("uuid");
+CREATE INDEX device_app ON t_device ("belongs_to__application");
+CREATE INDEX device_pin ON t_device ("is_pinned_on__release");
+CREATE INDEX device_running ON t_device ("is_running__release");
+CREATE INDEX device_name ON t_device ("device_name");
+CREATE UNIQUE INDEX release_tag_key ON t_release_tag ("release", "tag_key");
+CREATE UNIQUE INDEX device_tag_key ON t_device_tag ("device", "tag_key");
+INSERT INTO t_application_type ("id", "name", "slug") VALUES (1, 'Starter', 'microservices-starter');
+"#,
+    );
+    let now = now();
+    for (id, slug, name) in DEVICE_TYPES {
+        ddl.push_str(&format!(
+            "INSERT INTO t_device_type (\"id\", \"created_at\", \"modified_at\", \"slug\", \"name\", \"is_private\") VALUES ({id}, '{now}', '{now}', '{slug}', '{name}', 0);\n"
+        ));
+    }
+    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    conn.execute_batch(&ddl)?;
+    Ok(())
+}
+
+/// Now, in the API's timestamp format.
+pub fn now() -> String {
+    format_date(chrono::Utc::now())
+}
+
+pub fn format_date(d: chrono::DateTime<chrono::Utc>) -> String {
+    d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Parses an ISO-8601 / RFC 3339 timestamp (or a bare date) into the stored format.
+pub fn normalize_date(s: &str) -> Option<String> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(format_date(d.with_timezone(&chrono::Utc)));
+    }
+    if let Ok(d) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(format_date(d.and_utc()));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(format_date(d.and_hms_opt(0, 0, 0)?.and_utc()));
+    }
+    None
+}
+
+/// Milliseconds since the epoch of a stored timestamp.
+pub fn date_millis(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+pub fn new_actor(conn: &Connection, kind: &str) -> rusqlite::Result<i64> {
+    conn.execute("INSERT INTO actor (\"kind\") VALUES (?1)", [kind])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT \"value\" FROM meta WHERE \"key\" = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (\"key\", \"value\") VALUES (?1, ?2) ON CONFLICT(\"key\") DO UPDATE SET \"value\" = excluded.\"value\"",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+/// Random lower-case hex of `n` characters.
+pub fn random_hex(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A random API key: 32 characters of `[A-Za-z0-9]`.
+pub fn random_key() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// The user an API key belongs to.
+pub fn user_of_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT \"user_id\" FROM api_key WHERE \"key\" = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn add_api_key(
+    conn: &Connection,
+    user: i64,
+    key: &str,
+    name: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO api_key (\"key\", \"user_id\", \"name\", \"created_at\") VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![key, user, name, now()],
+    )?;
+    Ok(())
+}

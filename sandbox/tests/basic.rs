@@ -1,0 +1,76 @@
+//! Starts the real binary with the transcript seed and checks the basics: start-up lines,
+//! ping, whoami, reads with $filter/$select/$expand, a pin PATCH with its rules, auth.
+
+mod common;
+
+use common::{fixture, Sandbox};
+use serde_json::json;
+
+#[test]
+fn starts_and_answers_the_basics() {
+    let sb = Sandbox::start(&fixture("transcript-seed.json"));
+    assert!(sb.base_url.starts_with("http://127.0.0.1:"));
+
+    let (s, body) = sb.send("GET", "/ping", None, None);
+    assert_eq!((s, body.as_str()), (200, "OK"));
+
+    let me = sb.get_json("/actor/v1/whoami");
+    assert_eq!(me["actorType"], "user");
+    assert_eq!(me["actorTypeId"], 2);
+    assert_eq!(me["username"], "admin");
+    let me = sb.get_json("/user/v1/whoami");
+    assert_eq!(me, json!({"id": 2, "username": "admin", "email": "admin@example.com"}));
+    assert_eq!(sb.send("GET", "/actor/v1/whoami", None, None).0, 401);
+
+    let apps = sb.get_json(
+        "/v7/application?$filter=slug%20eq%20%27admin/myfleet%27&$select=id,slug&$expand=should_be_running__release($select=commit)",
+    );
+    assert_eq!(
+        apps,
+        json!({"d": [{"should_be_running__release": [{"commit": "a2000000000000000000000000000002"}], "id": 1, "slug": "admin/myfleet"}]})
+    );
+
+    // A pin to another fleet's release is refused; a valid pin works.
+    let (s, body) = sb.send(
+        "PATCH",
+        "/v7/device(1)",
+        Some(&sb.api_key),
+        Some(&json!({"is_pinned_on__release": 4})),
+    );
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = sb.send(
+        "PATCH",
+        "/v7/device?$filter=id%20in%20(1)",
+        Some(&sb.api_key),
+        Some(&json!({"is_pinned_on__release": 1})),
+    );
+    assert_eq!((s, body.as_str()), (200, ""));
+    let dev = sb.get_json("/v7/device(1)?$select=id&$expand=should_be_running__release($select=id)");
+    assert_eq!(dev["d"][0]["should_be_running__release"][0]["id"], 1);
+
+    // Anonymous callers.
+    assert_eq!(sb.send("GET", "/v7/device", None, None).0, 401);
+    let (s, body) = sb.send("GET", "/v7/application", None, None);
+    assert_eq!((s, body.as_str()), (200, r#"{"d":[]}"#));
+
+    // Unknown fields are a 400 naming them; $count works.
+    let (s, body) = sb.get("/v7/device?$select=nope");
+    assert_eq!(s, 400);
+    assert!(body.contains("nope"), "{body}");
+    assert_eq!(sb.get_json("/v7/release/$count"), json!({"d": 4}));
+}
+
+#[test]
+fn demo_seed_and_generated_key() {
+    let sb = Sandbox::start("demo");
+    assert_eq!(sb.api_key.len(), 32);
+    let apps = sb.get_json("/v7/application?$select=slug&$orderby=slug%20asc");
+    assert_eq!(
+        apps,
+        json!({"d": [{"slug": "admin/greenhouse-sensors"}, {"slug": "admin/lobby-displays"}]})
+    );
+    let n = sb.get_json("/v7/device/$count");
+    assert_eq!(n, json!({"d": 10}));
+    let pinned = sb.get_json("/v7/device/$count?$filter=is_pinned_on__release%20ne%20null");
+    assert_eq!(pinned, json!({"d": 1}));
+}
