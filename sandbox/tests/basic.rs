@@ -19,7 +19,10 @@ fn starts_and_answers_the_basics() {
     assert_eq!(me["actorTypeId"], 2);
     assert_eq!(me["username"], "admin");
     let me = sb.get_json("/user/v1/whoami");
-    assert_eq!(me, json!({"id": 2, "username": "admin", "email": "admin@example.com"}));
+    assert_eq!(
+        me,
+        json!({"id": 2, "username": "admin", "email": "admin@example.com"})
+    );
     assert_eq!(sb.send("GET", "/actor/v1/whoami", None, None).0, 401);
 
     let apps = sb.get_json(
@@ -45,7 +48,8 @@ fn starts_and_answers_the_basics() {
         Some(&json!({"is_pinned_on__release": 1})),
     );
     assert_eq!((s, body.as_str()), (200, ""));
-    let dev = sb.get_json("/v7/device(1)?$select=id&$expand=should_be_running__release($select=id)");
+    let dev =
+        sb.get_json("/v7/device(1)?$select=id&$expand=should_be_running__release($select=id)");
     assert_eq!(dev["d"][0]["should_be_running__release"][0]["id"], 1);
 
     // Anonymous callers.
