@@ -600,8 +600,9 @@ pub fn create(
     }
     let mut b = check_body(res, body, true, mode)?;
     check_fks(conn, access, res, &b)?;
-    let now = db::now();
-    default(&mut b, "created_at", Value::Text(now.clone()));
+    default(&mut b, "created_at", Value::Text(db::now()));
+    // A fixture's explicit creation time also stands for the other creation timestamps.
+    let now = b.text("created_at").unwrap_or_default().to_string();
     default(&mut b, "modified_at", Value::Text(now.clone()));
     match res.name {
         "application" => create_application(conn, &mut b)?,
