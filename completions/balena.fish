@@ -1,0 +1,129 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_balena_global_optspecs
+    string join \n debug json unsupported h/help V/version
+end
+
+function __fish_balena_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_balena_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_balena_using_subcommand
+    set -l cmd (__fish_balena_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c balena -n "__fish_balena_needs_command" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_needs_command" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_needs_command" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_needs_command" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_needs_command" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_needs_command" -f -a "login" -d 'Log in with a session token or API key (checked with the server before it is saved)'
+complete -c balena -n "__fish_balena_needs_command" -f -a "logout" -d 'Log out: remove the saved token'
+complete -c balena -n "__fish_balena_needs_command" -f -a "whoami" -d 'Show who you are logged in as'
+complete -c balena -n "__fish_balena_needs_command" -f -a "fleet" -d 'Show a fleet, list fleets, or manage a fleet\'s release policy'
+complete -c balena -n "__fish_balena_needs_command" -f -a "device" -d 'Show a device, list devices, or manage a device\'s release policy'
+complete -c balena -n "__fish_balena_needs_command" -f -a "release" -d 'Show a release, or list the releases of a fleet'
+complete -c balena -n "__fish_balena_needs_command" -f -a "releases" -d 'List the releases of a fleet (same as `release list`)'
+complete -c balena -n "__fish_balena_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c balena -n "__fish_balena_using_subcommand login" -s t -l token -d 'The session token or API key (`-t TOKEN`, or `-t` followed by the token)' -r
+complete -c balena -n "__fish_balena_using_subcommand login" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand login" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand login" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand login" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand login" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand logout" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand logout" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand logout" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand logout" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand whoami" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand whoami" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand whoami" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -a "list" -d 'List the fleets you can access'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -a "pin" -d 'Pin a fleet to a release, or show its current release policy'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and not __fish_seen_subcommand_from list pin track-latest" -a "track-latest" -d 'Make a fleet track its latest release'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from pin" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from pin" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from pin" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from pin" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from pin" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from track-latest" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from track-latest" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from track-latest" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from track-latest" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand fleet; and __fish_seen_subcommand_from track-latest" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -a "list" -d 'List devices, optionally of one fleet'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -a "pin" -d 'Pin a device to a release, or show its current release policy'
+complete -c balena -n "__fish_balena_using_subcommand device; and not __fish_seen_subcommand_from list pin track-fleet" -a "track-fleet" -d 'Make a device track its fleet\'s release again (remove its pin)'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -s f -l fleet -d 'Only the devices of this fleet (slug, name, uuid or id)' -r
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from pin" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from pin" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from pin" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from pin" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from pin" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from track-fleet" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from track-fleet" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from track-fleet" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from track-fleet" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand device; and __fish_seen_subcommand_from track-fleet" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand release; and not __fish_seen_subcommand_from list" -a "list" -d 'List the releases of a fleet, newest first'
+complete -c balena -n "__fish_balena_using_subcommand release; and __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand release; and __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand release; and __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand release; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand releases; and not __fish_seen_subcommand_from list" -a "list" -d 'List the releases of a fleet, newest first'
+complete -c balena -n "__fish_balena_using_subcommand releases; and __fish_seen_subcommand_from list" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand releases; and __fish_seen_subcommand_from list" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand releases; and __fish_seen_subcommand_from list" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand releases; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c balena -n "__fish_balena_using_subcommand releases; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c balena -n "__fish_balena_using_subcommand completion" -l debug -d 'Print each HTTP request and response status on stderr (the token is redacted)'
+complete -c balena -n "__fish_balena_using_subcommand completion" -l json -d 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+complete -c balena -n "__fish_balena_using_subcommand completion" -l unsupported -d 'Accepted and ignored, for compatibility with the official CLI'
+complete -c balena -n "__fish_balena_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c balena -n "__fish_balena_using_subcommand completion" -s V -l version -d 'Print version'
