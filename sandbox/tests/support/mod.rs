@@ -427,11 +427,19 @@ fn diff_at(
 }
 
 /// Percent-encodes a string the way WHATWG `new URL()` encodes a query (what the SDK
-/// sends): space, `"`, `'`, `<`, `>`, `#`, controls and non-ASCII bytes.
+/// sends): space, `"`, `'`, `<`, `>`, `#`, controls and non-ASCII bytes; plus the few
+/// characters RFC 3986 forbids anywhere in a URI (`` ` `` `{` `}` `|` `\` `^`), which the
+/// HTTP layer would reject before the sandbox sees the request.
 pub fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3 / 2);
     for &b in s.as_bytes() {
-        if b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'#') {
+        if b <= 0x20
+            || b >= 0x7f
+            || matches!(
+                b,
+                b'"' | b'\'' | b'<' | b'>' | b'#' | b'`' | b'{' | b'}' | b'|' | b'\\' | b'^'
+            )
+        {
             out.push_str(&format!("%{b:02X}"));
         } else {
             out.push(b as char);
