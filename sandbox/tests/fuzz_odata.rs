@@ -59,6 +59,9 @@ impl Rng {
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
+    fn word(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len())]
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -416,8 +419,8 @@ fn mutate(rng: &mut Rng, s: &mut String) {
             let open = if rng.chance(50) { "(" } else { "not(" };
             *s = format!("{}{s}{}", open.repeat(d), ")".repeat(d));
         }
-        8 => s.insert_str(at, *rng.pick(UNICODE)),
-        9 => s.insert_str(at, *rng.pick(INJECTIONS)),
+        8 => s.insert_str(at, rng.word(UNICODE)),
+        9 => s.insert_str(at, rng.word(INJECTIONS)),
         10 => s.truncate(at),
         11 => {
             // Quote games.
@@ -581,10 +584,7 @@ fn gen_resource_path(rng: &mut Rng) -> String {
         1 => format!("/v7/{r}({}={})", rng.pick(FIELDS), rng.pick(LITERALS)),
         2 => format!("/v7/{r}/$count"),
         3 => format!("/v7/{}", rng.pick(FIELDS)),
-        4 => format!(
-            "/v7/{r}(uuid='{}')",
-            encode_component(*rng.pick(INJECTIONS))
-        ),
+        4 => format!("/v7/{r}(uuid='{}')", encode_component(rng.word(INJECTIONS))),
         _ => format!("/v7/{r}"),
     }
 }
@@ -652,7 +652,7 @@ fn make_case(seed: u64, i: u64, corpus: &[String]) -> Case {
         (format!("/v7/{}", rng.pick(RESOURCES)), gen_deep(&mut rng))
     } else if kind < 92 {
         // SQL injection in every position a request has.
-        let inj = *rng.pick(INJECTIONS);
+        let inj = rng.word(INJECTIONS);
         let r = *rng.pick(RESOURCES);
         let escaped = inj.replace('\'', "''");
         let q = match rng.below(11) {
@@ -680,7 +680,7 @@ fn make_case(seed: u64, i: u64, corpus: &[String]) -> Case {
         let mut t = base;
         for _ in 0..1 + rng.below(3) {
             let at = char_boundary(&t, 4 + rng.below(t.len().saturating_sub(4) + 1));
-            t.insert_str(at, *rng.pick(PERCENT_JUNK));
+            t.insert_str(at, rng.word(PERCENT_JUNK));
         }
         return Case {
             method: "GET",
