@@ -174,7 +174,11 @@ impl Builder {
         }
         let a = self.alias();
         let (inner, ty) = self.walk(nav.target, &a, &segs[1..])?;
-        let link = nav.link.replace("{p}", alias).replace("{c}", &a);
+        let mut link = nav.link.replace("{p}", alias).replace("{c}", &a);
+        // A row the caller cannot see reads as null, even through a navigation.
+        if let Some(v) = self.visibility(nav.target, &a) {
+            link = format!("{link} AND {v}");
+        }
         Ok((
             format!(
                 "(SELECT {inner} FROM {} {a} WHERE {link})",
@@ -284,13 +288,19 @@ impl Builder {
                         args.len()
                     ));
                 }
-                let a = self.value(scopes, &args[0])?.0;
+                let (a, a_ty) = self.value(scopes, &args[0])?;
                 match func {
                     Func::ToLower => format!("lower({a})"),
                     Func::ToUpper => format!("upper({a})"),
                     _ => {
                         let b = self.value(scopes, &args[1])?.0;
+                        let literal_prefix = matches!(args[1], Expr::Literal(Literal::String(_)));
                         match func {
+                            // The range (implied by the prefix test) lets SQLite use an index,
+                            // e.g. for the CLI's short-uuid lookups.
+                            Func::StartsWith if a_ty == Some(Ty::Text) && literal_prefix => format!(
+                                "({a} >= {b} AND {a} < ({b} || char(1114111)) AND substr({a}, 1, length({b})) = {b})"
+                            ),
                             Func::StartsWith => format!("(substr({a}, 1, length({b})) = {b})"),
                             Func::EndsWith => {
                                 format!("(length({b}) = 0 OR substr({a}, -length({b})) = {b})")

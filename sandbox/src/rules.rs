@@ -59,6 +59,19 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::Bad(m) => ApiError::bad(m),
+            // A statement SQLite refuses to run (too many terms or variables, too deep) comes
+            // from an oversized query, not from a fault of the server.
+            QueryError::Db(rusqlite::Error::SqliteFailure(f, msg))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::Unknown | rusqlite::ErrorCode::TooBig
+                ) =>
+            {
+                ApiError::bad(format!(
+                    "The query is too large or too complex ({})",
+                    msg.unwrap_or_else(|| f.to_string())
+                ))
+            }
             QueryError::Db(e) => e.into(),
         }
     }

@@ -456,7 +456,7 @@ pub fn scale(conn: &Connection, user: i64, devices: u64, releases: u64) -> anyho
         ins.execute(rusqlite::params![
             now,
             actor_id,
-            format!("{:08x}{}", app as u64, &commit_hex(9_000_000 + i)[8..]),
+            commit_hex(((app as u64) << 40) + i),
             format!("scale-device-{i}"),
             app
         ])?;
