@@ -110,7 +110,7 @@ fn acknowledged_pins_survive_kill_9() {
                         expect.lock().unwrap().entry(d).or_default().in_flight = Some(pin);
                         let body = json!({ "is_pinned_on__release": pin });
                         // Alternate the two forms the SDK and the CLI use.
-                        let target = if k % 2 == 0 {
+                        let target = if k.is_multiple_of(2) {
                             format!("/v7/device({d})")
                         } else {
                             format!("/v7/device?$filter=id%20in%20({d})")
@@ -147,7 +147,7 @@ fn acknowledged_pins_survive_kill_9() {
         }
         let n_acked = acked.load(Ordering::Relaxed);
         assert!(
-            n_acked >= 400,
+            n_acked >= kill_after,
             "round {round}: only {n_acked} writes before the kill"
         );
         total_acked += n_acked;
