@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `balena` binary against a real `balena-sandbox` process
+//! (seeded with `tests/fixtures/e2e-seed.json`), with a temporary HOME and data directory.
+//! Each test starts its own sandbox. Build both binaries first:
+//! `cargo build --workspace --bins && cargo test --test e2e`.
+
+mod account;
+mod device;
+mod errors;
+mod fleet;
+mod harness;
+mod release;
+mod security;
