@@ -437,16 +437,35 @@ fn mutate(rng: &mut Rng, s: &mut String) {
     }
 }
 
+/// Index in `FIELDS` where the made-up names start.
+const REAL_FIELDS: usize = 41;
+
+/// Mostly real field names (so that many generated queries are valid and reach SQL), the
+/// rest made up.
+fn field(rng: &mut Rng) -> &'static str {
+    if rng.chance(75) {
+        FIELDS[rng.below(REAL_FIELDS)]
+    } else {
+        rng.word(FIELDS)
+    }
+}
+
+fn op(rng: &mut Rng) -> &'static str {
+    if rng.chance(80) {
+        OPS[rng.below(6)]
+    } else {
+        rng.word(OPS)
+    }
+}
+
 fn gen_path(rng: &mut Rng) -> String {
+    if rng.chance(60) {
+        return field(rng).to_string();
+    }
     match rng.below(5) {
-        0 => format!("{}/{}", rng.pick(FIELDS), rng.pick(FIELDS)),
-        1 => format!(
-            "{}/{}/{}",
-            rng.pick(FIELDS),
-            rng.pick(FIELDS),
-            rng.pick(FIELDS)
-        ),
-        _ => rng.pick(FIELDS).to_string(),
+        0 => format!("{}/{}", field(rng), field(rng)),
+        1 => format!("{}/{}/{}", field(rng), field(rng), field(rng)),
+        _ => field(rng).to_string(),
     }
 }
 
@@ -466,7 +485,7 @@ fn gen_filter(rng: &mut Rng, depth: usize) -> String {
                 format!("{} in ({})", gen_path(rng), items.join(","))
             }
             2 => format!("tolower({}) eq {}", gen_path(rng), rng.pick(LITERALS)),
-            _ => format!("{} {} {}", gen_path(rng), rng.pick(OPS), rng.pick(LITERALS)),
+            _ => format!("{} {} {}", gen_path(rng), op(rng), rng.pick(LITERALS)),
         };
     }
     match rng.below(6) {
@@ -476,10 +495,10 @@ fn gen_filter(rng: &mut Rng, depth: usize) -> String {
             let v = *rng.pick(&["a", "x", "d", "$it", "r"]);
             format!(
                 "{}/{}({v}:{v}/{} {} {})",
-                rng.pick(FIELDS),
+                field(rng),
                 rng.pick(&["any", "all", "some"]),
-                rng.pick(FIELDS),
-                rng.pick(OPS),
+                field(rng),
+                op(rng),
                 if rng.chance(30) {
                     gen_filter(rng, depth - 1)
                 } else {
@@ -497,7 +516,7 @@ fn gen_filter(rng: &mut Rng, depth: usize) -> String {
 }
 
 fn gen_expand(rng: &mut Rng, depth: usize) -> String {
-    let mut s = rng.pick(FIELDS).to_string();
+    let mut s = field(rng).to_string();
     if depth > 0 && rng.chance(60) {
         let mut opts = Vec::new();
         if rng.chance(50) {
@@ -526,10 +545,7 @@ fn gen_expand(rng: &mut Rng, depth: usize) -> String {
 
 fn gen_select(rng: &mut Rng) -> String {
     let n = 1 + rng.below(4);
-    (0..n)
-        .map(|_| *rng.pick(FIELDS))
-        .collect::<Vec<_>>()
-        .join(",")
+    (0..n).map(|_| field(rng)).collect::<Vec<_>>().join(",")
 }
 
 fn gen_orderby(rng: &mut Rng) -> String {
@@ -569,7 +585,7 @@ fn gen_query(rng: &mut Rng) -> String {
         opts.push(format!("$skip={}", rng.pick(LITERALS)));
     }
     if rng.chance(5) {
-        opts.push(format!("${}={}", rng.pick(FIELDS), rng.pick(LITERALS)));
+        opts.push(format!("${}={}", field(rng), rng.pick(LITERALS)));
     }
     if rng.chance(5) {
         opts.push(format!("@a={}", rng.pick(LITERALS)));
@@ -581,9 +597,9 @@ fn gen_resource_path(rng: &mut Rng) -> String {
     let r = *rng.pick(RESOURCES);
     match rng.below(12) {
         0 => format!("/v7/{r}({})", rng.pick(LITERALS).trim_matches('\'')),
-        1 => format!("/v7/{r}({}={})", rng.pick(FIELDS), rng.pick(LITERALS)),
+        1 => format!("/v7/{r}({}={})", field(rng), rng.pick(LITERALS)),
         2 => format!("/v7/{r}/$count"),
-        3 => format!("/v7/{}", rng.pick(FIELDS)),
+        3 => format!("/v7/{}", field(rng)),
         4 => format!("/v7/{r}(uuid='{}')", encode_component(rng.word(INJECTIONS))),
         _ => format!("/v7/{r}"),
     }
@@ -946,4 +962,11 @@ fn cases_are_reproducible_and_well_formed() {
             a.target.len()
         );
     }
+}
+
+#[test]
+fn real_fields_come_first() {
+    assert_eq!(FIELDS[REAL_FIELDS - 1], "api_secret");
+    assert_eq!(FIELDS[REAL_FIELDS], "email");
+    assert_eq!(&OPS[..6], ["eq", "ne", "gt", "ge", "lt", "le"]);
 }
