@@ -71,7 +71,7 @@ def main():
             with urllib.request.urlopen(req) as r:
                 return json.load(r)
 
-        q = lambda s: urllib.parse.quote(s, safe="$(),;=:/'*")
+        q = lambda s: urllib.parse.quote(s, safe="$(),;=:/'*&")
         fleet = get("/v7/application?" + q("$select=id,slug&$orderby=id desc&$top=1"))["d"][0]
         rels = get("/v7/release?" + q(
             f"$select=commit&$filter=belongs_to__application eq {fleet['id']} and status eq 'success'&$top=2"))["d"]

@@ -49,7 +49,7 @@ class Api:
 
 
 def q(s):
-    return urllib.parse.quote(s, safe="$(),;=:/'*")
+    return urllib.parse.quote(s, safe="$(),;=:/'*&")
 
 
 def main():
@@ -113,7 +113,7 @@ def main():
             ("device lookup `startswith(uuid)` + `$expand`", lookup),
             ("fleet device page: `$filter` + `$orderby` + `$top=100` + 2 `$expand`", page),
         ]
-        print(f"Seeded fleet `{fleet['slug']}`: {count if isinstance(count, int) else count} devices, "
+        print(f"Seeded fleet `{fleet['slug']}`: {count['d'] if isinstance(count, dict) else count} devices, "
               f"{args.releases} releases; start-up incl. seeding {seed_s:.2f} s.\n")
         print("| request | n | p50 ms | p99 ms | mean ms |")
         print("| --- | ---: | ---: | ---: | ---: |")
