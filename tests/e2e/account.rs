@@ -1,1 +1,152 @@
-//! TODO
+//! `login --token`, `logout`, `whoami`, and credentials from the environment.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn login_with_a_good_token_writes_the_token_file() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new(&sb.url);
+    let (out, reqs) = counted(&sb, &env, &["login", "--token", TOKEN]);
+    out.ok();
+    out.stdout_has("Successfully logged in as: alice");
+    assert_eq!(
+        reqs.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/actor/v1/whoami"],
+        "the token is checked once"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.token_path()).expect("token file"),
+        TOKEN
+    );
+    assert_eq!(mode(&env.token_path()), 0o600);
+    // The saved token works.
+    let out = env.run(&["whoami", "--json"]);
+    out.ok();
+    assert_eq!(out.json()["username"], json!("alice"));
+}
+
+#[test]
+fn login_short_flag_and_overwrite() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new(&sb.url);
+    env.write_token("an-old-token");
+    std::fs::set_permissions(env.token_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.run(&["login", "-t", BOB_TOKEN]).ok();
+    assert_eq!(
+        std::fs::read_to_string(env.token_path()).unwrap(),
+        BOB_TOKEN
+    );
+    assert_eq!(mode(&env.token_path()), 0o600);
+    let out = env.run(&["whoami"]);
+    out.ok();
+    let f = vertical(&out.stdout);
+    assert_eq!(f["USERNAME"], "bob");
+    assert_eq!(f["EMAIL"], "bob@other.example");
+}
+
+#[test]
+fn login_with_a_bad_token_exits_3_and_writes_nothing() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new(&sb.url);
+    let out = env.run(&["login", "--token", "not-a-valid-token"]);
+    out.code(3).stderr_has("Token authentication failed");
+    assert!(!env.token_path().exists(), "no token file");
+
+    // An existing login is left as it was.
+    env.write_token(TOKEN);
+    env.run(&["login", "--token", "still-not-valid"])
+        .code(3)
+        .stderr_has("Token authentication failed");
+    assert_eq!(std::fs::read_to_string(env.token_path()).unwrap(), TOKEN);
+    let out = env.run(&["login", "--token", "nope", "--json"]);
+    out.code(3);
+    let e = out.err_json();
+    assert_eq!(e["error"]["name"], json!("BalenaTokenAuthenticationFailed"));
+    assert_eq!(e["error"]["exitCode"], json!(3));
+}
+
+#[test]
+fn login_without_a_token_is_a_usage_error() {
+    let sb = Sandbox::start();
+    let env = TestEnv::new(&sb.url);
+    let (out, reqs) = counted(&sb, &env, &["login"]);
+    out.code(2);
+    assert!(reqs.is_empty(), "{reqs:?}");
+    assert!(!env.token_path().exists());
+}
+
+#[test]
+fn logout_removes_the_token() {
+    let sb = Sandbox::start();
+    let env = TestEnv::logged_in(&sb);
+    env.run(&["whoami"]).ok();
+    let (out, reqs) = counted(&sb, &env, &["logout"]);
+    out.ok();
+    assert!(reqs.is_empty(), "logout is local: {reqs:?}");
+    assert!(!env.token_path().exists());
+    let (out, reqs) = counted(&sb, &env, &["whoami"]);
+    out.code(3).stderr_has("Login required");
+    assert!(reqs.is_empty(), "{reqs:?}");
+    // Logging out twice is fine.
+    env.run(&["logout"]).ok();
+}
+
+#[test]
+fn whoami_table_and_json() {
+    let sb = Sandbox::start();
+    let env = TestEnv::logged_in(&sb);
+    let (out, reqs) = counted(&sb, &env, &["whoami"]);
+    out.ok();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        out.stdout.starts_with("== ACCOUNT INFORMATION\n"),
+        "{}",
+        out.stdout
+    );
+    let f = vertical(&out.stdout);
+    assert_eq!(f["USERNAME"], "alice");
+    assert_eq!(f["EMAIL"], "alice@acme.example");
+    let out = env.run(&["whoami", "--json"]);
+    out.ok();
+    let v = out.json();
+    assert_eq!(v["username"], json!("alice"));
+    assert_eq!(v["email"], json!("alice@acme.example"));
+    assert_eq!(v["actorType"], json!("user"));
+}
+
+#[test]
+fn api_key_from_the_environment_needs_no_token_file() {
+    let sb = Sandbox::start();
+    for var in ["BALENA_API_KEY", "BALENA_TOKEN"] {
+        let env = TestEnv::new(&sb.url).env(var, BOB_TOKEN);
+        let out = env.run(&["whoami", "--json"]);
+        out.ok();
+        assert_eq!(out.json()["username"], json!("bob"), "{var}");
+        let out = env.run(&["fleet", "list", "--json"]);
+        out.ok();
+        assert_eq!(
+            out.json(),
+            json!([{"id": 20, "app_name": "secret", "slug": "other/secret",
+                    "device_type": "raspberrypi4-64", "device_count": 1, "online_devices": 0}])
+        );
+        assert!(!env.token_path().exists());
+    }
+    // The environment wins over the token file.
+    let env = TestEnv::logged_in(&sb).env("BALENA_API_KEY", BOB_TOKEN);
+    assert_eq!(
+        env.run(&["whoami", "--json"]).json()["username"],
+        json!("bob")
+    );
+}

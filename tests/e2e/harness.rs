@@ -485,6 +485,17 @@ impl TestEnv {
 /// write in the sandbox log. Returns the output for further checks.
 #[track_caller]
 pub fn rejected(sb: &Sandbox, env: &TestEnv, args: &[&str], code: i32) -> Out {
+    rejected_sending(sb, env, args, code).0
+}
+
+/// [`rejected`], also answering the requests `balena` sent.
+#[track_caller]
+pub fn rejected_sending(
+    sb: &Sandbox,
+    env: &TestEnv,
+    args: &[&str],
+    code: i32,
+) -> (Out, Vec<Logged>) {
     let before = sb.snapshot();
     let mark = sb.mark();
     let out = env.run(args);
@@ -501,7 +512,7 @@ pub fn rejected(sb: &Sandbox, env: &TestEnv, args: &[&str], code: i32) -> Out {
         before,
         "balena {args:?} changed the server state"
     );
-    out
+    (out, sent)
 }
 
 /// Runs `args` and answers the output and the requests it sent.
@@ -514,4 +525,12 @@ pub fn counted(sb: &Sandbox, env: &TestEnv, args: &[&str]) -> (Out, Vec<Logged>)
 /// The PATCHes among `reqs`.
 pub fn patches(reqs: &[Logged]) -> Vec<&Logged> {
     reqs.iter().filter(|r| r.method == "PATCH").collect()
+}
+
+/// A vertical table (`KEY:   value` lines) as a map.
+pub fn vertical(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
 }
