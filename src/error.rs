@@ -87,6 +87,9 @@ pub enum CliError {
     TokenRejected,
     #[error("{message}")]
     Usage { message: String, hint: String },
+    /// `--wait` ran out of time; `behind` names the devices not yet on their target.
+    #[error("timed out waiting for {} device(s) to run their target release", behind.len())]
+    WaitTimeout { behind: Vec<String> },
 }
 
 /// Everything needed to print an error and exit.
@@ -232,6 +235,20 @@ fn classify_cli(e: &CliError) -> Report {
             EXIT_USAGE,
             Some(hint.clone()),
         ),
+        CliError::WaitTimeout { behind } => Report {
+            candidates: behind.clone(),
+            ..Report::new(
+                "BalenaWaitTimeout",
+                msg,
+                EXIT_WAIT_TIMEOUT,
+                Some(
+                    "The change was made; the devices listed have not reached their target \
+                     yet. Check them with `balena device list --fleet <fleet>` (or \
+                     `balena device <uuid>`), or wait longer with --timeout (e.g. --timeout 30m)."
+                        .into(),
+                ),
+            )
+        },
     }
 }
 
@@ -407,6 +424,12 @@ mod tests {
             EXIT_USAGE
         );
         assert_eq!(code(anyhow::anyhow!("boom")), EXIT_OTHER);
+        assert_eq!(
+            code(CliError::WaitTimeout {
+                behind: vec!["abc".into()]
+            }),
+            EXIT_WAIT_TIMEOUT
+        );
         // Context layers do not hide the typed error.
         let e = anyhow::Error::new(ApiError::NotLoggedIn).context("while pinning");
         assert_eq!(classify(&e).exit_code, EXIT_AUTH);

@@ -5,6 +5,7 @@ pub mod account;
 pub mod device;
 pub mod fleet;
 pub mod release;
+pub mod wait;
 
 use anyhow::Result;
 use serde_json::{json, Value};

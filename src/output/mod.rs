@@ -1,6 +1,7 @@
 //! The only code that writes to the terminal. Everything goes through `io::Write` on locked
 //! handles; a closed pipe (EPIPE) is ignored, so `balena release list x | head -1` is quiet.
 
+pub mod progress;
 pub mod table;
 
 use std::io::Write;

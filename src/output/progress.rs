@@ -1,0 +1,173 @@
+//! `--wait` progress on stderr: an indicatif bar on a terminal, otherwise one plain line per
+//! change in the counts (not one per poll), so CI logs stay short.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::commands::wait::Counts;
+
+/// `12/40 devices on target · 3 updating · 1 offline`
+pub fn counts_line(c: &Counts) -> String {
+    format!(
+        "{}/{} devices on target \u{b7} {} updating \u{b7} {} offline",
+        c.on_target, c.online, c.updating, c.offline
+    )
+}
+
+/// The line printed when the counts change (no terminal).
+pub fn progress_line(label: &str, c: &Counts) -> String {
+    if label.is_empty() {
+        format!("Waiting: {}", counts_line(c))
+    } else {
+        format!("Waiting for {label}: {}", counts_line(c))
+    }
+}
+
+/// The closing line.
+pub fn final_line(c: &Counts, complete: bool, elapsed: Duration) -> String {
+    let secs = format!("{:.1}s", elapsed.as_secs_f64());
+    let skipped = if c.offline > 0 {
+        format!(" ({} offline, skipped)", c.offline)
+    } else {
+        String::new()
+    };
+    if complete {
+        format!(
+            "Done: {}/{} devices on target{skipped} after {secs}",
+            c.on_target, c.online
+        )
+    } else {
+        format!("Timed out after {secs}: {}", counts_line(c))
+    }
+}
+
+enum Mode {
+    Bar(ProgressBar),
+    Lines,
+}
+
+/// The progress display of one wait.
+pub struct WaitProgress {
+    mode: Mode,
+    label: String,
+    last: Option<Counts>,
+}
+
+impl WaitProgress {
+    /// A bar when stderr is a terminal (and `--debug` lines are not interleaved), else lines.
+    pub fn start(label: &str, debug: bool) -> WaitProgress {
+        let tty = std::io::stderr().is_terminal() && !debug;
+        WaitProgress::with_mode(label, tty)
+    }
+
+    fn with_mode(label: &str, tty: bool) -> WaitProgress {
+        let mode = if tty {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let style =
+                ProgressStyle::with_template("{spinner} {prefix}[{bar:30}] {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            bar.set_style(style);
+            if !label.is_empty() {
+                bar.set_prefix(format!("{label} "));
+            }
+            bar.set_message("waiting for the first answer");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Mode::Bar(bar)
+        } else {
+            Mode::Lines
+        };
+        WaitProgress {
+            mode,
+            label: label.to_owned(),
+            last: None,
+        }
+    }
+
+    /// After each poll.
+    pub fn update(&mut self, c: &Counts) {
+        if self.last.as_ref() == Some(c) {
+            return;
+        }
+        self.last = Some(*c);
+        match &self.mode {
+            Mode::Bar(bar) => {
+                bar.set_length(c.online as u64);
+                bar.set_position(c.on_target as u64);
+                bar.set_message(counts_line(c));
+            }
+            Mode::Lines => super::note(&progress_line(&self.label, c)),
+        }
+    }
+
+    /// Clears the bar and prints the closing line.
+    pub fn finish(&mut self, c: &Counts, complete: bool, elapsed: Duration) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+        super::note(&final_line(c, complete, elapsed));
+    }
+}
+
+impl Drop for WaitProgress {
+    fn drop(&mut self) {
+        // An error mid-wait: leave no half-drawn bar behind the error message.
+        if let Mode::Bar(bar) = &self.mode {
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(on_target: usize, online: usize, updating: usize, offline: usize) -> Counts {
+        Counts {
+            on_target,
+            online,
+            updating,
+            offline,
+        }
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(
+            counts_line(&c(12, 40, 3, 1)),
+            "12/40 devices on target \u{b7} 3 updating \u{b7} 1 offline"
+        );
+        assert_eq!(
+            progress_line("myorg/myfleet", &c(0, 2, 0, 0)),
+            "Waiting for myorg/myfleet: 0/2 devices on target \u{b7} 0 updating \u{b7} 0 offline"
+        );
+        assert_eq!(
+            progress_line("", &c(1, 2, 1, 0)),
+            "Waiting: 1/2 devices on target \u{b7} 1 updating \u{b7} 0 offline"
+        );
+        assert_eq!(
+            final_line(&c(2, 2, 0, 1), true, Duration::from_millis(3300)),
+            "Done: 2/2 devices on target (1 offline, skipped) after 3.3s"
+        );
+        assert_eq!(
+            final_line(&c(1, 2, 1, 0), false, Duration::from_secs(10)),
+            "Timed out after 10.0s: 1/2 devices on target \u{b7} 1 updating \u{b7} 0 offline"
+        );
+    }
+
+    #[test]
+    fn bar_mode_does_not_panic_without_a_terminal() {
+        let mut p = WaitProgress::with_mode("o/f", true);
+        p.update(&c(0, 2, 1, 0));
+        p.update(&c(2, 2, 0, 0));
+        if let Mode::Bar(bar) = &p.mode {
+            assert_eq!(bar.position(), 2);
+            assert_eq!(bar.length(), Some(2));
+        }
+        drop(p);
+    }
+}

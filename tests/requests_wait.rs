@@ -1,0 +1,276 @@
+//! Request-level tests of the `--wait` engine (`commands::wait::wait_for_rollout`) against a
+//! recording HTTP mock: the exact poll requests, one per poll (per chunk), and that polling
+//! stops as soon as every online device runs its target (or the timeout passes).
+
+mod common;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use balena_rs::commands::wait::{wait_for_rollout, WaitOutcome, WaitScope};
+use balena_rs::commands::{build_client, Context};
+use balena_rs::config::Settings;
+use balena_rs::error::{classify, CliError, EXIT_AUTH, EXIT_WAIT_TIMEOUT};
+use common::{Api, TOKEN};
+use httpmock::HttpMockRequest;
+use serde_json::{json, Value};
+
+const SELECT: &str = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release";
+
+fn fleet_poll(fleet_id: i64) -> String {
+    format!(
+        "/v7/device?{SELECT}&$filter=(belongs_to__application%20eq%20{fleet_id})%20and%20(is_pinned_on__release%20eq%20null)"
+    )
+}
+
+fn ctx(api: &Api, home: &tempfile::TempDir) -> Context {
+    let settings = Settings {
+        balena_url: "balena-cloud.com".into(),
+        api_url: Some(api.url()),
+        data_directory: home.path().to_path_buf(),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+    };
+    let client = build_client(&settings, Some(TOKEN.into()), false).unwrap();
+    Context {
+        settings,
+        api: client,
+        json: false,
+        debug: false,
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn path_and_query(req: &HttpMockRequest) -> String {
+    req.uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// Answers `GET uri` with `body`, `times` times (`None`: always). Mocks answer in the order
+/// they were registered, so a few of these make a sequence.
+fn answer(api: &Api, uri: &str, body: Value, times: Option<usize>) {
+    let u = uri.to_owned();
+    let body = body.to_string();
+    let m = api.server.mock(move |when, then| {
+        when.is_true(move |req: &HttpMockRequest| {
+            req.method().as_str() == "GET" && path_and_query(req) == u
+        });
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(body.clone());
+    });
+    if let Some(n) = times {
+        m.up_to_n_times(n);
+    }
+}
+
+/// A device row as the poll selects it: navigation fields as `{"__id":N}`.
+fn dev(id: i64, online: bool, status: &str, running: i64, target: i64) -> Value {
+    json!({
+        "id": id,
+        "uuid": format!("{id:0>32}"),
+        "device_name": format!("dev-{id}"),
+        "is_online": online,
+        "overall_status": status,
+        "is_running__release": {"__id": running},
+        "should_be_running__release": {"__id": target},
+    })
+}
+
+fn uuid(id: i64) -> String {
+    format!("{id:0>32}")
+}
+
+#[test]
+fn fleet_wait_polls_until_every_online_device_runs_its_target() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    let uri = fleet_poll(1001);
+    // 1 and 2 are behind, 3 is offline (and behind: it does not count).
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(1, true, "updating", 10, 11), dev(2, true, "idle", 10, 11), dev(3, false, "offline", 10, 11)]}),
+        Some(1),
+    );
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(1, true, "idle", 11, 11), dev(2, true, "updating", 10, 11), dev(3, false, "offline", 10, 11)]}),
+        Some(1),
+    );
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(1, true, "idle", 11, 11), dev(2, true, "idle", 11, 11), dev(3, false, "offline", 10, 11)]}),
+        None,
+    );
+    let c = ctx(&api, &home);
+    let started = Instant::now();
+    let out: WaitOutcome = block_on(wait_for_rollout(
+        &c,
+        WaitScope::Fleet {
+            id: 1001,
+            slug: "myorg/myfleet".into(),
+        },
+        Duration::from_secs(60),
+    ))
+    .unwrap();
+    let took = started.elapsed();
+
+    assert!(out.complete);
+    // Exactly three polls, one GET each, then it stopped.
+    assert_eq!(api.lines(), vec![format!("GET {uri}"); 3]);
+    assert!(api
+        .requests()
+        .iter()
+        .all(|r| r.authorization.as_deref() == Some(&*format!("Bearer {TOKEN}"))));
+    // Backoff: 1 s, then 1.5 s.
+    assert!(took >= Duration::from_millis(2500), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let r = &out.report;
+    assert_eq!(r["complete"], true);
+    assert_eq!(r["polls"], 3);
+    assert!(r["elapsed_ms"].as_u64().unwrap() >= 2500);
+    assert_eq!(r["behind"], json!([]));
+    assert_eq!(r["offline"], json!([uuid(3)]));
+    assert_eq!(
+        r["devices"],
+        json!([
+            {"uuid": uuid(1), "device_name": "dev-1", "is_online": true, "status": "idle",
+             "running": {"id": 11}, "target": {"id": 11}, "on_target": true},
+            {"uuid": uuid(2), "device_name": "dev-2", "is_online": true, "status": "idle",
+             "running": {"id": 11}, "target": {"id": 11}, "on_target": true},
+            {"uuid": uuid(3), "device_name": "dev-3", "is_online": false, "status": "offline",
+             "running": {"id": 10}, "target": {"id": 11}, "on_target": false},
+        ])
+    );
+}
+
+#[test]
+fn devices_wait_times_out_and_names_the_devices_behind() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    let uri = format!("/v7/device?{SELECT}&$filter=id%20in%20(3,7)");
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(7, true, "updating", 10, 11), dev(3, true, "idle", 11, 11)]}),
+        None,
+    );
+    let c = ctx(&api, &home);
+    let started = Instant::now();
+    let out = block_on(wait_for_rollout(
+        &c,
+        WaitScope::Devices(vec![7, 3, 7]),
+        Duration::from_secs(1),
+    ))
+    .unwrap();
+    let took = started.elapsed();
+
+    assert!(!out.complete);
+    // One poll at once, one at the deadline.
+    assert_eq!(api.lines(), vec![format!("GET {uri}"); 2]);
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(out.report["complete"], false);
+    assert_eq!(out.report["polls"], 2);
+    assert_eq!(out.report["behind"], json!([uuid(7)]));
+    assert_eq!(out.behind(), vec![uuid(7)]);
+    let err = out.timeout_error();
+    match &err {
+        CliError::WaitTimeout { behind } => assert_eq!(behind, &[format!("{} (dev-7)", uuid(7))]),
+        e => panic!("{e:?}"),
+    }
+    let report = classify(&err.into());
+    assert_eq!(report.exit_code, EXIT_WAIT_TIMEOUT);
+    assert_eq!(report.candidates, [format!("{} (dev-7)", uuid(7))]);
+    assert!(report.hint.unwrap().contains("--timeout"));
+}
+
+#[test]
+fn many_devices_are_polled_in_chunks_of_short_urls() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    // Every chunk answers "no such devices": nothing to wait for.
+    api.server.mock(|when, then| {
+        when.method("GET").path("/v7/device");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(r#"{"d":[]}"#);
+    });
+    let ids: Vec<i64> = (10_000_000..10_002_000).collect();
+    let c = ctx(&api, &home);
+    let out = block_on(wait_for_rollout(
+        &c,
+        WaitScope::Devices(ids.clone()),
+        Duration::from_secs(60),
+    ))
+    .unwrap();
+    assert!(out.complete);
+    assert_eq!(out.report["polls"], 1);
+    let reqs = api.requests();
+    assert!(reqs.len() >= 3, "{} requests", reqs.len());
+    assert!(reqs.len() <= 5, "{} requests", reqs.len());
+    let prefix = format!("/v7/device?{SELECT}&$filter=id%20in%20(");
+    let mut seen: Vec<i64> = Vec::new();
+    for r in &reqs {
+        assert_eq!(r.method, "GET");
+        assert!(r.uri.len() < 6000, "{} bytes", r.uri.len());
+        let list = r
+            .uri
+            .strip_prefix(&prefix)
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("unexpected request {}", r.uri));
+        seen.extend(list.split(',').map(|s| s.parse::<i64>().unwrap()));
+    }
+    assert_eq!(seen, ids);
+}
+
+#[test]
+fn an_empty_device_list_sends_nothing() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    let c = ctx(&api, &home);
+    let out = block_on(wait_for_rollout(
+        &c,
+        WaitScope::Devices(vec![]),
+        Duration::from_secs(5),
+    ))
+    .unwrap();
+    assert!(out.complete);
+    assert!(api.requests().is_empty());
+}
+
+#[test]
+fn a_rejected_poll_is_an_error_not_a_timeout() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    api.on(
+        "GET",
+        &fleet_poll(1001),
+        401,
+        r#"{"message":"Unauthorized"}"#,
+    );
+    let c = ctx(&api, &home);
+    let err = block_on(wait_for_rollout(
+        &c,
+        WaitScope::Fleet {
+            id: 1001,
+            slug: "myorg/myfleet".into(),
+        },
+        Duration::from_secs(30),
+    ))
+    .unwrap_err();
+    assert_eq!(classify(&err).exit_code, EXIT_AUTH);
+    assert_eq!(api.requests().len(), 1);
+}
