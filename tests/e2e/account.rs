@@ -150,3 +150,26 @@ fn api_key_from_the_environment_needs_no_token_file() {
         json!("bob")
     );
 }
+
+#[test]
+fn settings_from_balenarc_and_the_default_data_directory() {
+    // No BALENARC_* variables (empty ones are ignored): the API URL comes from
+    // ~/.balenarc.yml and the token goes to ~/.balena/token.
+    let sb = Sandbox::start();
+    let env = TestEnv::new(&sb.url)
+        .env("BALENARC_API_URL", "")
+        .env("BALENARC_DATA_DIRECTORY", "");
+    std::fs::write(
+        env.home.path().join(".balenarc.yml"),
+        format!("apiUrl: {}\n", sb.url),
+    )
+    .unwrap();
+    env.run(&["login", "--token", TOKEN]).ok();
+    let token = env.home.path().join(".balena").join("token");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), TOKEN);
+    assert_eq!(mode(&token), 0o600);
+    assert!(!env.token_path().exists());
+    let out = env.run(&["fleet", "pin", "acme/backyard", "bacc000"]);
+    out.ok();
+    assert_eq!(sb.fleet_policy(BACKYARD), (false, Some(110)));
+}
