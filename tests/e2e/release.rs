@@ -169,11 +169,5 @@ fn completion_bash() {
     for word in ["track-latest", "track-fleet", "releases"] {
         out.stdout_has(word);
     }
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/completions/balena.bash"
-    ));
-    if let Ok(c) = committed {
-        assert_eq!(out.stdout, c, "completions/balena.bash is the same script");
-    }
+    // That the committed completions/ match is tests/generated.rs's job.
 }
