@@ -65,10 +65,12 @@ impl WaitProgress {
     fn with_mode(label: &str, tty: bool) -> WaitProgress {
         let mode = if tty {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style =
-                ProgressStyle::with_template("{spinner} {prefix}[{bar:30}] {msg} ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> ");
+            // `wide_msg` is cut to the terminal's width, so the bar never wraps.
+            let style = ProgressStyle::with_template(
+                "{spinner} {prefix}[{bar:20}] {elapsed:>3} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             bar.set_style(style);
             if !label.is_empty() {
                 bar.set_prefix(format!("{label} "));
