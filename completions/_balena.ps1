@@ -81,6 +81,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the fleets you can access')
             [CompletionResult]::new('pin', 'pin', [CompletionResultType]::ParameterValue, 'Pin a fleet to a release, or show its current release policy')
             [CompletionResult]::new('track-latest', 'track-latest', [CompletionResultType]::ParameterValue, 'Make a fleet track its latest release')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Pin a fleet to the pinnable release just before its current target')
             break
         }
         'balena;fleet;list' {
@@ -94,6 +95,9 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;fleet;pin' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -104,6 +108,22 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;fleet;track-latest' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'balena;fleet;rollback' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -122,8 +142,8 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices, optionally of one fleet')
-            [CompletionResult]::new('pin', 'pin', [CompletionResultType]::ParameterValue, 'Pin a device to a release, or show its current release policy')
-            [CompletionResult]::new('track-fleet', 'track-fleet', [CompletionResultType]::ParameterValue, 'Make a device track its fleet''s release again (remove its pin)')
+            [CompletionResult]::new('pin', 'pin', [CompletionResultType]::ParameterValue, 'Pin devices to a release, or show a device''s current release policy')
+            [CompletionResult]::new('track-fleet', 'track-fleet', [CompletionResultType]::ParameterValue, 'Make devices track their fleet''s release again (remove their pins)')
             break
         }
         'balena;device;list' {
@@ -139,6 +159,12 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;device;pin' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'With --fleet: only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -149,6 +175,12 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;device;track-fleet' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'With --fleet: only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')

@@ -55,6 +55,9 @@ _balena() {
             balena__subcmd__fleet,pin)
                 cmd="balena__subcmd__fleet__subcmd__pin"
                 ;;
+            balena__subcmd__fleet,rollback)
+                cmd="balena__subcmd__fleet__subcmd__rollback"
+                ;;
             balena__subcmd__fleet,track-latest)
                 cmd="balena__subcmd__fleet__subcmd__track__subcmd__latest"
                 ;;
@@ -135,12 +138,28 @@ _balena() {
             return 0
             ;;
         balena__subcmd__device__subcmd__pin)
-            opts="-h -V --debug --json --unsupported --help --version"
+            opts="-f -h -V --fleet --tag --dry-run --wait --timeout --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -149,12 +168,28 @@ _balena() {
             return 0
             ;;
         balena__subcmd__device__subcmd__track__subcmd__fleet)
-            opts="-h -V --debug --json --unsupported --help --version"
+            opts="-f -h -V --fleet --tag --dry-run --wait --timeout --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -163,7 +198,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet)
-            opts="-h -V --debug --json --unsupported --help --version list pin track-latest"
+            opts="-h -V --debug --json --unsupported --help --version list pin track-latest rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,12 +226,34 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet__subcmd__pin)
-            opts="-h -V --debug --json --unsupported --help --version"
+            opts="-h -V --dry-run --wait --timeout --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        balena__subcmd__fleet__subcmd__rollback)
+            opts="-h -V --dry-run --wait --timeout --debug --json --unsupported --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -205,12 +262,16 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet__subcmd__track__subcmd__latest)
-            opts="-h -V --debug --json --unsupported --help --version"
+            opts="-h -V --dry-run --wait --timeout --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

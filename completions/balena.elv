@@ -74,6 +74,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand list 'List the fleets you can access'
             cand pin 'Pin a fleet to a release, or show its current release policy'
             cand track-latest 'Make a fleet track its latest release'
+            cand rollback 'Pin a fleet to the pinnable release just before its current target'
         }
         &'balena;fleet;list'= {
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
@@ -85,6 +86,9 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;fleet;pin'= {
+            cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
+            cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
+            cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -94,6 +98,21 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;fleet;track-latest'= {
+            cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
+            cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
+            cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'balena;fleet;rollback'= {
+            cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
+            cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
+            cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -111,8 +130,8 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand list 'List devices, optionally of one fleet'
-            cand pin 'Pin a device to a release, or show its current release policy'
-            cand track-fleet 'Make a device track its fleet''s release again (remove its pin)'
+            cand pin 'Pin devices to a release, or show a device''s current release policy'
+            cand track-fleet 'Make devices track their fleet''s release again (remove their pins)'
         }
         &'balena;device;list'= {
             cand -f 'Only the devices of this fleet (slug, name, uuid or id)'
@@ -126,6 +145,12 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;device;pin'= {
+            cand -f 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices'
+            cand --fleet 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices'
+            cand --tag 'With --fleet: only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several'
+            cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
+            cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
+            cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -135,6 +160,12 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;device;track-fleet'= {
+            cand -f 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices'
+            cand --fleet 'Select every device of this fleet (slug, name, uuid or id) instead of naming devices'
+            cand --tag 'With --fleet: only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several'
+            cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
+            cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
+            cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'

@@ -10,8 +10,8 @@
 //! | 5 | ambiguous |
 //! | 6 | refused by the server's rules (400 rule text, 409) or not pinnable |
 //! | 7 | network, timeout or server failure (5xx, 429) after retries |
-//! | 8 | reserved: wait timeout |
-//! | 9 | reserved: partial failure |
+//! | 8 | `--wait` timed out |
+//! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
 
 use crate::api::error::{ApiError, LOGIN_REQUIRED};
 use crate::config::ConfigError;
@@ -24,9 +24,9 @@ pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_AMBIGUOUS: u8 = 5;
 pub const EXIT_REFUSED: u8 = 6;
 pub const EXIT_NETWORK: u8 = 7;
-/// Reserved for `--wait` timing out.
+/// `--wait` timed out.
 pub const EXIT_WAIT_TIMEOUT: u8 = 8;
-/// Reserved for bulk operations that partly failed.
+/// A bulk operation failed for some devices or fleets and succeeded for others.
 pub const EXIT_PARTIAL: u8 = 9;
 
 /// The exit-code table, shown in the root `--help`.
@@ -40,8 +40,8 @@ Exit codes:
   5  ambiguous identifier (the candidates are listed)
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
-  8  (reserved) wait timeout
-  9  (reserved) partial failure";
+  8  --wait timed out (the devices still behind are listed)
+  9  partial failure (some devices or fleets failed, the others were changed)";
 
 /// Errors the commands raise themselves.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,28 @@ pub enum CliError {
     /// `--wait` ran out of time; `behind` names the devices not yet on their target.
     #[error("timed out waiting for {} device(s) to run their target release", behind.len())]
     WaitTimeout { behind: Vec<String> },
+    /// A bulk operation failed for some items and succeeded for the others.
+    #[error("{failed} of {total} {what} failed; the others were processed")]
+    PartialFailure {
+        failed: usize,
+        total: usize,
+        /// `devices`
+        what: String,
+    },
+    /// `fleet rollback`: nothing pinnable before the current target.
+    #[error("no earlier pinnable release than {current} in fleet {fleet}")]
+    NoEarlierRelease { current: String, fleet: String },
+    /// `fleet rollback` of a fleet without a target release.
+    #[error("fleet {fleet} has no target release to roll back from")]
+    NoTarget { fleet: String },
+    /// A `--fleet [--tag]` selection that matched no device.
+    #[error("No device selected: {what}")]
+    NoDevicesSelected { what: String },
+    /// `latest` in a fleet with no pinnable release.
+    #[error(
+        "fleet {fleet} has no pinnable release (successful, final, not invalidated, passing tests)"
+    )]
+    NoPinnableRelease { fleet: String },
 }
 
 /// Everything needed to print an error and exit.
@@ -249,6 +271,51 @@ fn classify_cli(e: &CliError) -> Report {
                 ),
             )
         },
+        CliError::PartialFailure { .. } => Report::new(
+            "BalenaPartialFailure",
+            msg,
+            EXIT_PARTIAL,
+            Some(
+                "The failures are listed above (with --json, in \"results\" with an \"error\"); \
+                 fix them and run the command again for those devices."
+                    .into(),
+            ),
+        ),
+        CliError::NoEarlierRelease { fleet, .. } => Report::new(
+            "BalenaNoEarlierRelease",
+            msg,
+            EXIT_NOT_FOUND,
+            Some(format!(
+                "Nothing was changed. `balena release list {fleet}` shows the fleet's releases; \
+                 pin one with `balena fleet pin {fleet} <release>`."
+            )),
+        ),
+        CliError::NoTarget { fleet } => Report::new(
+            "BalenaNoTargetRelease",
+            msg,
+            EXIT_NOT_FOUND,
+            Some(format!(
+                "Pin the fleet to a release first: `balena fleet pin {fleet} <release>`."
+            )),
+        ),
+        CliError::NoDevicesSelected { .. } => Report::new(
+            "BalenaDeviceNotFound",
+            msg,
+            EXIT_NOT_FOUND,
+            Some(
+                "Check the fleet and the --tag KEY[=VALUE] filters; `balena device list --fleet \
+                 <fleet>` shows the fleet's devices. Nothing was changed."
+                    .into(),
+            ),
+        ),
+        CliError::NoPinnableRelease { fleet } => Report::new(
+            "BalenaReleaseNotFound",
+            msg,
+            EXIT_NOT_FOUND,
+            Some(format!(
+                "`balena release list {fleet}` shows the fleet's releases and their status."
+            )),
+        ),
     }
 }
 
@@ -429,6 +496,21 @@ mod tests {
                 behind: vec!["abc".into()]
             }),
             EXIT_WAIT_TIMEOUT
+        );
+        assert_eq!(
+            code(CliError::PartialFailure {
+                failed: 1,
+                total: 3,
+                what: "devices".into()
+            }),
+            EXIT_PARTIAL
+        );
+        assert_eq!(
+            code(CliError::NoEarlierRelease {
+                current: "a1b2c3d".into(),
+                fleet: "o/f".into()
+            }),
+            EXIT_NOT_FOUND
         );
         // Context layers do not hide the typed error.
         let e = anyhow::Error::new(ApiError::NotLoggedIn).context("while pinning");

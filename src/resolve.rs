@@ -6,7 +6,8 @@
 //!   `$filter`; two different fleets matched is ambiguous.
 //! - **Device**: full uuid (32 or 62 hex) or a unique prefix, lower-cased. An exact full
 //!   match beats longer uuids that share the prefix.
-//! - **Release** (the documented order, see [`RELEASE_ORDER_HELP`]): full commit, unique
+//! - **Release** (the documented order, see [`RELEASE_ORDER_HELP`]): the `latest`
+//!   selector (the newest pinnable release; never a commit, as it is not hex), full commit, unique
 //!   commit prefix, numeric id, version (`raw_version`, else `semver`, optional leading
 //!   `v`). All rules are queried at once; an exact full commit wins; otherwise an argument
 //!   that resolves to more than one distinct release is ambiguous.
@@ -17,14 +18,64 @@ use crate::api::odata::Filter;
 /// Shown in the `--help` of every command that takes a release.
 pub const RELEASE_ORDER_HELP: &str = "\
 A release is given by, in this order:
+  0. latest                 the newest pinnable release: successful, final, not
+                            invalidated, passing its tests, by start_timestamp (the release
+                            `fleet track-latest` picks)
   1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
   2. unique commit prefix   a1b2c3d
   3. numeric release id     123456
   4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-All four rules are matched at once. An exact full commit always wins. Otherwise an
+Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an
 argument that matches different releases (for example an all-digit string that is both a
 release id and a commit prefix) is ambiguous: the candidates are listed, pick one by full
 commit or id.";
+
+/// Whether a release argument is the `latest` selector (case-insensitive). No commit can
+/// be named `latest` (it is not hex) and no version either (not `N.N.N`).
+pub fn is_latest(arg: &str) -> bool {
+    arg.trim().eq_ignore_ascii_case("latest")
+}
+
+/// The device arguments of a comma-separated list (`abc,def`): trimmed, lower-cased,
+/// empty items dropped, duplicates dropped (first occurrence kept).
+pub fn device_list(arg: &str) -> Vec<String> {
+    dedup(arg.split(',').filter_map(device_prefix))
+}
+
+/// The device arguments read from stdin (`-`): one per line; blank lines and `#` comments
+/// (whole-line or trailing) ignored; a line may also hold a comma-separated list.
+pub fn device_lines(text: &str) -> Vec<String> {
+    dedup(
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(|l| l.split(','))
+            .filter_map(device_prefix),
+    )
+}
+
+fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|i| seen.insert(i.clone())).collect()
+}
+
+/// `--tag KEY[=VALUE]` as a device filter:
+/// `device_tag/any(dt:(dt/tag_key eq 'k') and (dt/value eq 'v'))`, or only the key.
+/// `None` for an empty key.
+pub fn tag_filter(arg: &str) -> Option<Filter> {
+    let (key, value) = match arg.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (arg, None),
+    };
+    if key.is_empty() {
+        return None;
+    }
+    let key_eq = Filter::eq("dt/tag_key", key);
+    let body = match value {
+        Some(v) => Filter::And(vec![key_eq, Filter::eq("dt/value", v)]),
+        None => key_eq,
+    };
+    Some(Filter::any("device_tag", "dt", body))
+}
 
 /// Shown in the `--help` of every command that takes a fleet.
 pub const FLEET_ID_HELP: &str = "\
@@ -360,6 +411,42 @@ mod tests {
         assert!(matches!(pick_release("1.3.0", &rows), Pick::Many(v) if v.len() == 2));
         assert_eq!(pick_release("1.3.0-2", &rows), Pick::One(rows[1].clone()));
         assert_eq!(pick_release("9.9.9", &rows), Pick::None);
+    }
+
+    #[test]
+    fn latest_selector() {
+        assert!(is_latest("latest"));
+        assert!(is_latest("LATEST"));
+        assert!(!is_latest("latest1"));
+        assert!(!is_latest("a1b2c3"));
+    }
+
+    #[test]
+    fn device_lists() {
+        assert_eq!(device_list("ABC, def,,abc"), vec!["abc", "def"]);
+        assert_eq!(device_list("abc"), vec!["abc"]);
+        assert_eq!(
+            device_lines("# header\nabc\n\n  DEF  # lab\nghi,jkl\nabc\n"),
+            vec!["abc", "def", "ghi", "jkl"]
+        );
+        assert!(device_lines("\n# only comments\n").is_empty());
+    }
+
+    #[test]
+    fn tag_filters() {
+        assert_eq!(
+            tag_filter("canary").unwrap().render(),
+            "device_tag/any(dt:dt/tag_key%20eq%20%27canary%27)"
+        );
+        assert_eq!(
+            tag_filter("region=eu west").unwrap().render(),
+            "device_tag/any(dt:(dt/tag_key%20eq%20%27region%27)%20and%20(dt/value%20eq%20%27eu%20west%27))"
+        );
+        assert_eq!(
+            tag_filter("k=").unwrap().render(),
+            "device_tag/any(dt:(dt/tag_key%20eq%20%27k%27)%20and%20(dt/value%20eq%20%27%27))"
+        );
+        assert!(tag_filter("=v").is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! clap types only: no I/O, no API calls.
 
+use std::time::Duration;
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::resolve::{FLEET_ID_HELP, RELEASE_ORDER_HELP};
@@ -17,6 +19,8 @@ Examples:
   balena device pin 7cf02a6 1.2.0
   balena fleet track-latest myorg/myfleet
   balena device track-fleet 7cf02a6
+  balena device pin --fleet myorg/myfleet --tag canary latest --wait
+  balena fleet rollback myorg/myfleet --dry-run
 
 Settings: ~/.balenarc.yml, ./balenarc.yml, BALENARC_* variables (balenaUrl, apiUrl,
 dataDirectory, connectTimeout, requestTimeout). Credentials: BALENA_API_KEY or
@@ -31,8 +35,8 @@ Exit codes:
   5  ambiguous identifier (the candidates are listed)
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
-  8  (reserved) wait timeout
-  9  (reserved) partial failure";
+  8  --wait timed out (the devices still behind are listed)
+  9  partial failure (some devices or fleets failed, the others were changed)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,7 +98,9 @@ Examples:
   balena fleet MyFleet --json
   balena fleet list
   balena fleet pin myorg/myfleet a1b2c3d
-  balena fleet track-latest myorg/myfleet"
+  balena fleet pin myorg/myfleet latest --dry-run
+  balena fleet track-latest myorg/myfleet
+  balena fleet rollback myorg/myfleet --wait"
     )]
     Fleet(FleetArgs),
 
@@ -108,6 +114,8 @@ Examples:
   balena device 7cf02a6
   balena device list --fleet myorg/myfleet
   balena device pin 7cf02a6 a1b2c3d
+  balena device pin 7cf02a6,9d1e2f3 latest
+  balena device pin --fleet myorg/myfleet --tag canary a1b2c3d --wait
   balena device track-fleet 7cf02a6"
     )]
     Device(DeviceArgs),
@@ -179,10 +187,95 @@ pub enum FleetCommand {
     #[command(after_help = "\
 Examples:
   balena fleet track-latest myorg/myfleet
+  balena fleet track-latest myorg/myfleet --dry-run         show the plan, change nothing
+  balena fleet track-latest myorg/myfleet --wait --timeout 15m
 
 The latest release is the newest final, successful, non-invalidated release that passes
 its tests, ordered by start_timestamp (as the server's own auto-advance does).")]
     TrackLatest(FleetTrackLatestArgs),
+
+    /// Pin a fleet to the pinnable release just before its current target
+    #[command(after_help = "\
+Examples:
+  balena fleet rollback myorg/myfleet
+  balena fleet rollback myorg/myfleet --dry-run             show the plan, change nothing
+  balena fleet rollback myorg/myfleet --wait --json         wait for the devices, JSON result
+
+The release before the current target is the newest pinnable release (successful, final,
+not invalidated, passing its tests) that started before it: ordered by start_timestamp,
+then created_at, then id. The fleet is then pinned to it (it stops tracking the latest
+release). With no earlier pinnable release, nothing changes and the command exits 4.")]
+    Rollback(FleetRollbackArgs),
+}
+
+/// The flags every mutation takes.
+#[derive(Debug, Clone, Args)]
+pub struct MutationArgs {
+    /// Do all the reads and print what would change, without changing anything (no write
+    /// request is sent)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After the change, wait until every affected online device runs its target release
+    /// (exit 8 on timeout, listing the devices still behind)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// How long --wait waits: e.g. 90s, 5m, 1h
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10m",
+        value_parser = parse_duration,
+        requires = "wait"
+    )]
+    pub timeout: Duration,
+}
+
+impl Default for MutationArgs {
+    fn default() -> Self {
+        MutationArgs {
+            dry_run: false,
+            wait: false,
+            timeout: DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+}
+
+/// `--timeout`'s default.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Parses `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let bad = || format!("invalid duration {s:?}: use e.g. 90s, 5m or 1h");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map(Duration::from_secs).map_err(|_| bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if n_end == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..n_end].parse().map_err(|_| bad())?;
+        let after = &rest[n_end..];
+        let u_end = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let unit = match &after[..u_end] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
+            _ => return Err(bad()),
+        };
+        total = total.checked_add(unit).ok_or_else(bad)?;
+        rest = &after[u_end..];
+    }
+    Ok(total)
 }
 
 const FLEET_PIN_AFTER_HELP: &str = "\
@@ -190,24 +283,32 @@ Examples:
   balena fleet pin myorg/myfleet                 show the current policy
   balena fleet pin myorg/myfleet a1b2c3d         pin to a commit prefix
   balena fleet pin myorg/myfleet 1.2.0 --json    pin to a version, JSON result
+  balena fleet pin myorg/myfleet latest          pin to the newest pinnable release
+  balena fleet pin myorg/myfleet 1.2.0 --dry-run show the plan (fleet and devices), change nothing
+  balena fleet pin myorg/myfleet 1.2.0 --wait --timeout 5m
+                                                 wait until the fleet's devices run it
 
 A release is given by, in this order:
+  0. latest                 the newest pinnable release (as track-latest picks it)
   1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
   2. unique commit prefix   a1b2c3d
   3. numeric release id     123456
   4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-All four rules are matched at once. An exact full commit always wins. Otherwise an
-argument that matches different releases is ambiguous. Only successful releases of the
-fleet can be pinned.";
+Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an argument
+that matches different releases is ambiguous. Only successful releases of the fleet can
+be pinned.";
 
 #[derive(Debug, Args)]
 pub struct FleetPinArgs {
     /// The fleet: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: String,
-    /// The release: full commit, commit prefix, id or version (omit to show the current policy)
+    /// The release: `latest`, full commit, commit prefix, id or version (omit to show the
+    /// current policy)
     #[arg(value_name = "RELEASE", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +316,17 @@ pub struct FleetTrackLatestArgs {
     /// The fleet: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: String,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetRollbackArgs {
+    /// The fleet: slug, name, uuid or id
+    #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
+    pub fleet: String,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]
@@ -235,26 +347,65 @@ Examples:
   balena device list --json")]
     List(DeviceListArgs),
 
-    /// Pin a device to a release, or show its current release policy
+    /// Pin devices to a release, or show a device's current release policy
     #[command(after_help = "\
 Examples:
-  balena device pin 7cf02a6                  show the current policy
-  balena device pin 7cf02a6 a1b2c3d          pin to a commit prefix
-  balena device pin 7cf02a6 v1.2.0 --json    pin to a version, JSON result
+  balena device pin 7cf02a6                       show the current policy
+  balena device pin 7cf02a6 a1b2c3d               pin to a commit prefix
+  balena device pin 7cf02a6 v1.2.0 --json         pin to a version, JSON result
+  balena device pin 7cf02a6 latest                the newest pinnable release
+  balena device pin 7cf02a6,9d1e2f3,0b4c 1.2.0    several devices (uuids or prefixes)
+  balena device pin - 1.2.0 < uuids.txt           uuids from stdin, one per line
+  balena device pin --fleet myorg/myfleet 1.2.0   every device of the fleet
+  balena device pin --fleet myorg/myfleet --tag canary --tag region=eu latest
+                                                  the fleet's devices with these tags
+  balena device pin 7cf02a6,9d1e2f3 1.2.0 --dry-run
+                                                  show the plan, change nothing
+  balena device pin --fleet myorg/myfleet --tag canary 1.2.0 --wait --timeout 5m
+                                                  wait until the devices run it
+
+Several devices: they are grouped by fleet and the release is resolved in each fleet.
+Unknown, ambiguous or inaccessible devices, and fleets where the release does not
+resolve, are reported and left untouched; the others are pinned. Exit 9 when some
+failed and others succeeded. Devices already pinned to the release are left as they are.
+With --fleet, the only positional argument is the release.
 
 A release is given by, in this order:
+  0. latest                 the newest pinnable release (as track-latest picks it)
   1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
   2. unique commit prefix   a1b2c3d
   3. numeric release id     123456
   4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-All four rules are matched at once. An exact full commit always wins. Otherwise an
-argument that matches different releases is ambiguous. Only successful releases of the
-device's fleet can be pinned.")]
+Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an argument
+that matches different releases is ambiguous. Only successful releases of the device's
+fleet can be pinned.")]
     Pin(DevicePinArgs),
 
-    /// Make a device track its fleet's release again (remove its pin)
-    #[command(after_help = "Examples:\n  balena device track-fleet 7cf02a6")]
+    /// Make devices track their fleet's release again (remove their pins)
+    #[command(after_help = "\
+Examples:
+  balena device track-fleet 7cf02a6
+  balena device track-fleet 7cf02a6,9d1e2f3              several devices
+  balena device track-fleet - < uuids.txt                uuids from stdin, one per line
+  balena device track-fleet --fleet myorg/myfleet        every pinned device of the fleet
+  balena device track-fleet --fleet myorg/myfleet --tag canary --dry-run
+  balena device track-fleet 7cf02a6 --wait --timeout 90s
+
+Devices that already track their fleet are left as they are. Exit 9 when some devices
+failed and others succeeded.")]
     TrackFleet(DeviceTrackFleetArgs),
+}
+
+/// How several devices are selected: `--fleet F [--tag KEY[=VALUE]]...`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeviceSelection {
+    /// Select every device of this fleet (slug, name, uuid or id) instead of naming devices
+    #[arg(short = 'f', long = "fleet", value_name = "FLEET")]
+    pub fleet: Option<String>,
+    /// With --fleet: only the devices with this tag (KEY, any value) or tag value
+    /// (KEY=VALUE); repeat to require several
+    #[arg(long = "tag", value_name = "KEY[=VALUE]", requires = "fleet")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -266,19 +417,34 @@ pub struct DeviceListArgs {
 
 #[derive(Debug, Args)]
 pub struct DevicePinArgs {
-    /// The device: full uuid or unique prefix
-    #[arg(value_name = "UUID")]
-    pub uuid: String,
-    /// The release: full commit, commit prefix, id or version (omit to show the current policy)
+    /// The device: full uuid or unique prefix; several comma-separated; `-` reads uuids
+    /// from stdin, one per line (omit with --fleet)
+    #[arg(value_name = "UUID", required_unless_present = "fleet")]
+    pub uuid: Option<String>,
+    /// The release: `latest`, full commit, commit prefix, id or version (omit to show the
+    /// current policy of one device)
     #[arg(value_name = "RELEASE", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
+    #[command(flatten)]
+    pub select: DeviceSelection,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DeviceTrackFleetArgs {
-    /// The device: full uuid or unique prefix
-    #[arg(value_name = "UUID")]
-    pub uuid: String,
+    /// The device: full uuid or unique prefix; several comma-separated; `-` reads uuids
+    /// from stdin, one per line (omit with --fleet)
+    #[arg(
+        value_name = "UUID",
+        required_unless_present = "fleet",
+        conflicts_with = "fleet"
+    )]
+    pub uuid: Option<String>,
+    #[command(flatten)]
+    pub select: DeviceSelection,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,12 +3,16 @@
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 
-use super::{
-    decode, find_device, find_fleet, pinnable_release, release_expand, release_filter, short,
-    summary, Context, SUMMARY_FIELDS,
+use super::bulk::{Op, Selection};
+use super::mutate::{
+    device_state, finish_wait, plural, resolve_release, wait_if_asked, with_rollout, ReleaseSel,
+    PLAN_HEADER,
 };
+use super::wait::WaitScope;
+use super::{decode, find_device, find_fleet, short, summary, usage, Context, SUMMARY_FIELDS};
 use crate::api::models::{Application, Device, Release};
 use crate::api::odata::{self, Query};
+use crate::cli::{DevicePinArgs, DeviceTrackFleetArgs, MutationArgs};
 use crate::output::{self, table};
 
 const FLEET_FIELDS: &[&str] = &["id", "app_name", "slug", "should_track_latest_release"];
@@ -59,16 +63,44 @@ fn tracking_target(d: &Device) -> Option<&Release> {
         .or_else(|| d.target.first())
 }
 
-/// `balena device pin <uuid> [release]`: GET (+ PATCH).
-pub async fn pin(ctx: &Context, arg: &str, release: Option<&str>) -> Result<()> {
-    let Some(rel_arg) = release else {
-        return show_policy(ctx, arg).await;
+/// `balena device pin <device(s)> [release]`: one device is GET (+ PATCH); several go
+/// through [`super::bulk`].
+pub async fn pin(ctx: &Context, a: &DevicePinArgs) -> Result<()> {
+    // With --fleet the only positional argument is the release.
+    let (device, release) = match (&a.select.fleet, &a.uuid, &a.release) {
+        (Some(_), Some(_), Some(_)) => {
+            return Err(usage(
+                "with --fleet, give only the release (the devices are the fleet's)",
+                "balena device pin --fleet <fleet> [--tag K[=V]] <release>",
+            ))
+        }
+        (Some(_), u, r) => (None, r.as_deref().or(u.as_deref())),
+        (None, u, r) => (u.as_deref(), r.as_deref()),
     };
-    let filter = release_filter(rel_arg)?;
-    let q = policy_query(Some(release_expand(filter)));
+    let selection = Selection::from_args(device, &a.select)?;
+    let Selection::One(arg) = selection else {
+        let Some(rel_arg) = release else {
+            return Err(usage(
+                "a release is required to pin several devices",
+                "balena device pin <uuid>,<uuid> <release>",
+            ));
+        };
+        let sel = ReleaseSel::parse(rel_arg)?;
+        return super::bulk::run(ctx, selection, Op::Pin(sel), &a.mutation).await;
+    };
+    let Some(rel_arg) = release else {
+        return show_policy(ctx, &arg).await;
+    };
+    pin_one(ctx, &arg, rel_arg, &a.mutation).await
+}
+
+/// One device: GET (device, its fleet, the release) + PATCH.
+async fn pin_one(ctx: &Context, arg: &str, rel_arg: &str, m: &MutationArgs) -> Result<()> {
+    let sel = ReleaseSel::parse(rel_arg)?;
+    let q = policy_query(Some(sel.expand()));
     let dev: Device = decode(find_device(ctx, arg, q).await?, "/v7/device")?;
     let fleet = fleet_of(&dev)?;
-    let rel = pinnable_release(ctx, rel_arg, fleet).await?;
+    let rel = resolve_release(ctx, sel, fleet).await?;
 
     let pinned = dev.pinned.first();
     let before = match pinned {
@@ -77,6 +109,16 @@ pub async fn pin(ctx: &Context, arg: &str, release: Option<&str>) -> Result<()> 
     };
     let after = policy(false, Some(&rel));
     let changed = pinned.map(|p| p.id) != Some(rel.id);
+    if m.dry_run {
+        return print_plan(
+            ctx,
+            &dev,
+            Some(fleet),
+            (before, after, changed),
+            device_state(pinned, tracking_target(&dev)),
+            device_state(Some(&rel), None),
+        );
+    }
     if changed {
         ctx.api
             .patch(
@@ -96,14 +138,61 @@ pub async fn pin(ctx: &Context, arg: &str, release: Option<&str>) -> Result<()> 
             short(&rel)
         ));
     }
+    let waited = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await?;
+    if ctx.json {
+        output::json_pretty(&with_rollout(
+            json!({
+                "device": device_ref(&dev, Some(fleet)),
+                "before": before,
+                "after": after,
+                "changed": changed,
+            }),
+            waited.as_ref(),
+        ));
+    }
+    finish_wait(waited)
+}
+
+/// The `--dry-run` plan of one device: a one-row table on stdout (or the JSON result with
+/// `"dry_run":true`).
+fn print_plan(
+    ctx: &Context,
+    dev: &Device,
+    fleet: Option<&Application>,
+    (before, after, changed): (Value, Value, bool),
+    before_text: String,
+    after_text: String,
+) -> Result<()> {
     if ctx.json {
         output::json_pretty(&json!({
-            "device": device_ref(&dev, Some(fleet)),
+            "dry_run": true,
+            "device": device_ref(dev, fleet),
             "before": before,
             "after": after,
             "changed": changed,
         }));
+    } else {
+        let row = vec![
+            dev.uuid.clone(),
+            dev.device_name.clone().unwrap_or_else(|| "N/a".into()),
+            fleet
+                .map(|f| f.slug.clone())
+                .unwrap_or_else(|| "N/a".into()),
+            before_text,
+            after_text,
+            if changed { "yes" } else { "no" }.to_owned(),
+        ];
+        output::stdout(&format!(
+            "{PLAN_HEADER}\n\n{}\n{} would change, {} unchanged, 0 failed.\n",
+            table::horizontal(
+                &["UUID", "DEVICE NAME", "FLEET", "BEFORE", "AFTER", "CHANGED"],
+                &[row]
+            ),
+            plural(usize::from(changed), "device", "devices"),
+            usize::from(!changed),
+        ));
     }
+    output::note("Dry run: no change was sent.");
     Ok(())
 }
 
@@ -141,8 +230,17 @@ async fn show_policy(ctx: &Context, arg: &str) -> Result<()> {
     Ok(())
 }
 
-/// `balena device track-fleet <uuid>`: GET (+ PATCH).
-pub async fn track_fleet(ctx: &Context, arg: &str) -> Result<()> {
+/// `balena device track-fleet <device(s)>`: one device is GET (+ PATCH); several go
+/// through [`super::bulk`].
+pub async fn track_fleet(ctx: &Context, a: &DeviceTrackFleetArgs) -> Result<()> {
+    let selection = Selection::from_args(a.uuid.as_deref(), &a.select)?;
+    let Selection::One(arg) = selection else {
+        return super::bulk::run(ctx, selection, Op::TrackFleet, &a.mutation).await;
+    };
+    track_fleet_one(ctx, &arg, &a.mutation).await
+}
+
+async fn track_fleet_one(ctx: &Context, arg: &str, m: &MutationArgs) -> Result<()> {
     let dev: Device = decode(
         find_device(ctx, arg, policy_query(None)).await?,
         "/v7/device",
@@ -154,15 +252,23 @@ pub async fn track_fleet(ctx: &Context, arg: &str) -> Result<()> {
         Some(p) => policy(false, Some(p)),
         None => policy(true, tracking_target(&dev)),
     };
-    let after = policy(
-        true,
-        fleet_target.or(if pinned.is_none() {
-            tracking_target(&dev)
-        } else {
-            None
-        }),
-    );
+    let new_target = fleet_target.or(if pinned.is_none() {
+        tracking_target(&dev)
+    } else {
+        None
+    });
+    let after = policy(true, new_target);
     let changed = pinned.is_some();
+    if m.dry_run {
+        return print_plan(
+            ctx,
+            &dev,
+            fleet,
+            (before, after, changed),
+            device_state(pinned, tracking_target(&dev)),
+            device_state(None, new_target),
+        );
+    }
     let slug = fleet.map(|f| f.slug.as_str()).unwrap_or("N/a");
     let now = match fleet_target {
         Some(r) => format!("currently {}", short(r)),
@@ -185,15 +291,19 @@ pub async fn track_fleet(ctx: &Context, arg: &str) -> Result<()> {
             short_uuid(&dev.uuid)
         ));
     }
+    let waited = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await?;
     if ctx.json {
-        output::json_pretty(&json!({
-            "device": device_ref(&dev, fleet),
-            "before": before,
-            "after": after,
-            "changed": changed,
-        }));
+        output::json_pretty(&with_rollout(
+            json!({
+                "device": device_ref(&dev, fleet),
+                "before": before,
+                "after": after,
+                "changed": changed,
+            }),
+            waited.as_ref(),
+        ));
     }
-    Ok(())
+    finish_wait(waited)
 }
 
 const SHOW_FIELDS: &[&str] = &[

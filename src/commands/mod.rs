@@ -2,8 +2,10 @@
 //! (`CliError`, `ApiError`) are classified once, in `crate::error`.
 
 pub mod account;
+pub mod bulk;
 pub mod device;
 pub mod fleet;
+pub mod mutate;
 pub mod release;
 pub mod wait;
 
@@ -52,18 +54,21 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
         Command::Fleet(a) => match (a.command, a.fleet) {
             (Some(FleetCommand::List), _) => fleet::list(ctx).await,
             (Some(FleetCommand::Pin(p)), _) => {
-                fleet::pin(ctx, &p.fleet, p.release.as_deref()).await
+                fleet::pin(ctx, &p.fleet, p.release.as_deref(), &p.mutation).await
             }
-            (Some(FleetCommand::TrackLatest(t)), _) => fleet::track_latest(ctx, &t.fleet).await,
+            (Some(FleetCommand::TrackLatest(t)), _) => {
+                fleet::track_latest(ctx, &t.fleet, &t.mutation).await
+            }
+            (Some(FleetCommand::Rollback(r)), _) => {
+                fleet::rollback(ctx, &r.fleet, &r.mutation).await
+            }
             (None, Some(f)) => fleet::show(ctx, &f).await,
             (None, None) => Err(usage("a fleet is required", "balena fleet <fleet>")),
         },
         Command::Device(a) => match (a.command, a.uuid) {
             (Some(DeviceCommand::List(l)), _) => device::list(ctx, l.fleet.as_deref()).await,
-            (Some(DeviceCommand::Pin(p)), _) => {
-                device::pin(ctx, &p.uuid, p.release.as_deref()).await
-            }
-            (Some(DeviceCommand::TrackFleet(t)), _) => device::track_fleet(ctx, &t.uuid).await,
+            (Some(DeviceCommand::Pin(p)), _) => device::pin(ctx, &p).await,
+            (Some(DeviceCommand::TrackFleet(t)), _) => device::track_fleet(ctx, &t).await,
             (None, Some(u)) => device::show(ctx, &u).await,
             (None, None) => Err(usage("a device is required", "balena device <uuid>")),
         },

@@ -1,0 +1,910 @@
+//! Request-level tests of bulk device selection, release selectors (`latest`, `fleet
+//! rollback`) and `--dry-run`: the real binary against a recording HTTP mock, asserting the
+//! exact GET filters, the chunked `PATCH device?$filter=id in (…)` URLs and bodies, the
+//! request counts, and that a dry run sends no write.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use common::{Api, Env, Out};
+use serde_json::{json, Value};
+
+const REL_FIELDS: &str = "id,commit,status,raw_version,semver,is_final,is_invalidated,created_at";
+const APP_SELECT: &str = "$select=id,app_name,slug,should_track_latest_release";
+const TARGET_EXPAND: &str = "should_be_running__release($select=id,commit,raw_version)";
+const TRACKABLE: &str = "(is_final%20eq%20true)%20and%20(is_passing_tests%20eq%20true)%20and%20(is_invalidated%20eq%20false)%20and%20(status%20eq%20%27success%27)";
+const SLUG_FILTER: &str = "$filter=slug%20eq%20%27myorg%2Fmyfleet%27";
+const C1: &str = "aaaaaaa1111111111111111111111111";
+const C2: &str = "bbbbbbb2222222222222222222222222";
+const C3: &str = "ccccccc3333333333333333333333333";
+const U1: &str = "0123456789abcdef0123456789abcdef";
+const U2: &str = "11112222333344445555666677778888";
+const DEV_SELECT: &str = "$select=id,uuid,device_name,belongs_to__application&$filter=";
+const PIN_EXPAND: &str = "$expand=is_pinned_on__release($select=id,commit,raw_version)";
+
+fn rel(id: i64, commit: &str, version: &str) -> Value {
+    json!({"id": id, "commit": commit, "status": "success", "raw_version": version,
+           "semver": version, "is_final": true, "is_invalidated": false,
+           "created_at": "2024-02-02T00:00:00.000Z"})
+}
+
+fn summary(id: i64, commit: &str, version: &str) -> Value {
+    json!({"id": id, "commit": commit, "raw_version": version})
+}
+
+fn d(rows: Vec<Value>) -> String {
+    json!({ "d": rows }).to_string()
+}
+
+fn writes(api: &Api) -> Vec<String> {
+    api.requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| r.line())
+        .collect()
+}
+
+/// `balena args…` with `stdin` piped in.
+fn run_with_stdin(env: &Env, args: &[&str], stdin: &str) -> Out {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_balena"));
+    c.args(args)
+        .env_clear()
+        .env("HOME", env.home.path())
+        .env("BALENARC_API_URL", &env.api_url)
+        .env("BALENARC_DATA_DIRECTORY", &env.data)
+        .current_dir(env.home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run balena");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+// ------------------------------------------------------------- bulk by list
+
+/// The device GET of a list: full uuids in one `in`, prefixes as `startswith`.
+fn list_get(full: &[&str], prefixes: &[&str]) -> String {
+    let mut parts = Vec::new();
+    if !full.is_empty() {
+        let quoted: Vec<String> = full.iter().map(|u| format!("%27{u}%27")).collect();
+        parts.push(format!("uuid%20in%20({})", quoted.join(",")));
+    }
+    for p in prefixes {
+        parts.push(format!("startswith(uuid,%27{p}%27)"));
+    }
+    let filter = if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        parts
+            .iter()
+            .map(|p| format!("({p})"))
+            .collect::<Vec<_>>()
+            .join("%20or%20")
+    };
+    let top = full.len() + 10 * prefixes.len() + 1;
+    format!("/v7/device?{DEV_SELECT}{filter}&{PIN_EXPAND}&$top={top}")
+}
+
+fn fleets_get(ids: &str, release_filter: &str) -> String {
+    format!(
+        "/v7/application?{APP_SELECT}&$filter=id%20in%20({ids})&$expand={TARGET_EXPAND},owns__release($select={REL_FIELDS};$filter={release_filter};$orderby=created_at%20desc;$top=25)"
+    )
+}
+
+fn device_row(id: i64, uuid: &str, name: &str, fleet: i64, pinned: Option<Value>) -> Value {
+    json!({"id": id, "uuid": uuid, "device_name": name,
+           "belongs_to__application": {"__id": fleet},
+           "is_pinned_on__release": pinned.map(|p| vec![p]).unwrap_or_default()})
+}
+
+fn fleet_json(id: i64, slug: &str, target: Value, releases: Vec<Value>) -> Value {
+    json!({"id": id, "app_name": slug.split('/').nth(1).unwrap(), "slug": slug,
+           "should_track_latest_release": false,
+           "should_be_running__release": [target], "owns__release": releases})
+}
+
+#[test]
+fn bulk_list_pin_is_three_requests_with_one_filtered_patch() {
+    let api = Api::start();
+    let get = list_get(&[U1], &["abcd", "9999"]);
+    api.on(
+        "GET",
+        &get,
+        200,
+        &d(vec![
+            device_row(11, U1, "one", 1001, None),
+            device_row(
+                12,
+                "abcd0000000000000000000000000012",
+                "two",
+                1001,
+                Some(summary(5002, C2, "0.0.2")),
+            ),
+            device_row(13, "abcd0000000000000000000000000013", "three", 1001, None),
+        ]),
+    );
+    let fg = fleets_get("1001", "startswith(commit,%27bbbbbbb%27)");
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![rel(5002, C2, "0.0.2")],
+        )]),
+    );
+    api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
+    let env = Env::new(&api);
+    // "abcd" is ambiguous (two devices), "9999" unknown: exit 9, device one pinned.
+    let out = env.run(&[
+        "device",
+        "pin",
+        &format!("{U1},ABCD,9999"),
+        "bbbbbbb",
+        "--json",
+    ]);
+    assert_eq!(out.code, 9, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(
+        api.lines(),
+        vec![
+            format!("GET {get}"),
+            format!("GET {fg}"),
+            "PATCH /v7/device?$filter=id%20in%20(11) {\"is_pinned_on__release\":5002}".to_owned(),
+        ]
+    );
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        json!({"changed": 1, "unchanged": 0, "failed": 2})
+    );
+    let r = &v["results"];
+    assert_eq!(r[0]["device"]["uuid"], U1);
+    assert_eq!(r[0]["fleet"], "myorg/myfleet");
+    assert_eq!(r[0]["changed"], true);
+    assert_eq!(
+        r[0]["before"],
+        json!({"tracking_fleet": true, "release": summary(5001, C1, "0.0.1")})
+    );
+    assert_eq!(
+        r[0]["after"],
+        json!({"tracking_fleet": false, "release": summary(5002, C2, "0.0.2")})
+    );
+    assert_eq!(r[1]["input"], "abcd");
+    assert_eq!(r[1]["error"]["name"], "BalenaAmbiguousDevice");
+    assert_eq!(r[2]["error"]["name"], "BalenaDeviceNotFound");
+    // stderr holds one JSON error object.
+    let e: Value = serde_json::from_str(&out.stderr).unwrap();
+    assert_eq!(e["error"]["exitCode"], 9);
+}
+
+#[test]
+fn bulk_devices_already_pinned_get_no_write_and_exit_0() {
+    let api = Api::start();
+    let get = list_get(&[U1, U2], &[]);
+    let pinned = Some(summary(5002, C2, "0.0.2"));
+    api.on(
+        "GET",
+        &get,
+        200,
+        &d(vec![
+            device_row(11, U1, "one", 1001, pinned.clone()),
+            device_row(12, U2, "two", 1001, pinned),
+        ]),
+    );
+    let fg = fleets_get("1001", "startswith(commit,%27bbbbbbb%27)");
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![rel(5002, C2, "0.0.2")],
+        )]),
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["device", "pin", &format!("{U1},{U2}"), "bbbbbbb"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(api.lines().len(), 2);
+    assert!(writes(&api).is_empty());
+    assert_eq!(
+        out.stderr,
+        "Fleet myorg/myfleet: pinned 0 devices to release bbbbbbb (0.0.2); 2 already pinned to it.\n"
+    );
+}
+
+#[test]
+fn bulk_all_failed_is_the_single_device_exit_code() {
+    let api = Api::start();
+    let get = list_get(&[], &["dead", "beef"]);
+    api.on("GET", &get, 200, r#"{"d":[]}"#);
+    api.on(
+        "GET",
+        "/actor/v1/whoami",
+        200,
+        r#"{"id":1,"actorType":"user","actorTypeId":1,"username":"u","email":"u@example.com"}"#,
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["device", "track-fleet", "dead,beef"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Device not found: dead"),
+        "{}",
+        out.stderr
+    );
+    assert!(writes(&api).is_empty());
+    // No rows at all: the session is confirmed once (the guest trap).
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {get}"), "GET /actor/v1/whoami".to_owned()]
+    );
+}
+
+#[test]
+fn bulk_release_failing_in_one_fleet_leaves_its_devices_alone() {
+    let api = Api::start();
+    let get = list_get(&[U1, U2], &[]);
+    api.on(
+        "GET",
+        &get,
+        200,
+        &d(vec![
+            device_row(11, U1, "one", 1001, None),
+            device_row(21, U2, "two", 2002, None),
+        ]),
+    );
+    let fg = fleets_get("1001,2002", "startswith(commit,%27bbbbbbb%27)");
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![
+            fleet_json(
+                1001,
+                "myorg/myfleet",
+                summary(5001, C1, "0.0.1"),
+                vec![rel(5002, C2, "0.0.2")],
+            ),
+            fleet_json(2002, "myorg/other", summary(6001, C3, "9.0.0"), vec![]),
+        ]),
+    );
+    // The one extra request that tells a foreign release from an unknown one.
+    let foreign = format!("/v7/release?$select={REL_FIELDS}&$filter=startswith(commit,%27bbbbbbb%27)&$expand=belongs_to__application($select=id,slug)&$top=25");
+    api.on(
+        "GET",
+        &foreign,
+        200,
+        &d(vec![{
+            let mut r = rel(5002, C2, "0.0.2");
+            r["belongs_to__application"] = json!([{"id": 1001, "slug": "myorg/myfleet"}]);
+            r
+        }]),
+    );
+    api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
+    let env = Env::new(&api);
+    let out = env.run(&["device", "pin", &format!("{U1},{U2}"), "bbbbbbb"]);
+    assert_eq!(out.code, 9, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "error: device {U2}: Release bbbbbbb belongs to fleet myorg/myfleet, not to myorg/other"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        writes(&api),
+        vec!["PATCH /v7/device?$filter=id%20in%20(11) {\"is_pinned_on__release\":5002}"]
+    );
+}
+
+#[test]
+fn stdin_dash_reads_uuids_ignoring_blanks_and_comments() {
+    let api = Api::start();
+    let get = list_get(&[U1, U2], &[]);
+    let pinned = Some(summary(5002, C2, "0.0.2"));
+    api.on(
+        "GET",
+        &get,
+        200,
+        &d(vec![
+            device_row(11, U1, "one", 1001, pinned.clone()),
+            device_row(12, U2, "two", 1001, pinned),
+        ]),
+    );
+    let fg =
+        format!("/v7/application?{APP_SELECT}&$filter=id%20in%20(1001)&$expand={TARGET_EXPAND}");
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![],
+        )]),
+    );
+    api.on("PATCH", "/v7/device?$filter=id%20in%20(11,12)", 200, "");
+    let env = Env::new(&api);
+    let out = run_with_stdin(
+        &env,
+        &["device", "track-fleet", "-"],
+        &format!("# canaries\n{U1}\n\n  {}  # lab\n", U2.to_uppercase()),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        writes(&api),
+        vec!["PATCH /v7/device?$filter=id%20in%20(11,12) {\"is_pinned_on__release\":null}"]
+    );
+    assert_eq!(
+        out.stderr,
+        "Fleet myorg/myfleet: 2 devices now track the fleet (currently aaaaaaa (0.0.1)).\n"
+    );
+}
+
+// ------------------------------------------------------- bulk by --fleet
+
+fn fleet_get_with(release_expand: &str) -> String {
+    format!("/v7/application?{APP_SELECT}&{SLUG_FILTER}&$expand={TARGET_EXPAND}{release_expand}")
+}
+
+fn page(filter: &str, skip: u64) -> String {
+    let base = format!("/v7/device?$select=id,uuid,device_name&$filter={filter}&{PIN_EXPAND}&$orderby=id%20asc&$top=1000");
+    if skip == 0 {
+        base
+    } else {
+        format!("{base}&$skip={skip}")
+    }
+}
+
+#[test]
+fn fleet_selection_pages_and_chunks_the_patches() {
+    let api = Api::start();
+    let fg = fleet_get_with(&format!(
+        ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
+    ));
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![rel(5003, C3, "0.0.3")],
+        )]),
+    );
+    let filter = "(belongs_to__application%20eq%201001)%20and%20(device_tag/any(dt:(dt/tag_key%20eq%20%27group%27)%20and%20(dt/value%20eq%20%27canary%27)))%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27lab%27))";
+    // 2,500 devices: ids 100000.. ; every 10th is already pinned to the release.
+    let rows: Vec<Value> = (0..2500)
+        .map(|i| {
+            let id = 100_000 + i as i64;
+            json!({"id": id, "uuid": format!("{id:032x}"), "device_name": format!("dev{i}"),
+                   "is_pinned_on__release": if i % 10 == 0 { vec![summary(5003, C3, "0.0.3")] } else { vec![] }})
+        })
+        .collect();
+    for (n, skip) in [(0usize, 0u64), (1, 1000), (2, 2000)] {
+        let chunk: Vec<Value> = rows.iter().skip(n * 1000).take(1000).cloned().collect();
+        api.on("GET", &page(filter, skip), 200, &d(chunk));
+    }
+    let patched = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        let p = patched.clone();
+        api.server.mock(move |when, then| {
+            when.is_true(move |req: &httpmock::HttpMockRequest| {
+                if req.method() == "PATCH" {
+                    p.lock().unwrap().push(
+                        req.uri()
+                            .path_and_query()
+                            .map(|x| x.as_str().to_owned())
+                            .unwrap_or_default(),
+                    );
+                    true
+                } else {
+                    false
+                }
+            });
+            then.status(200);
+        });
+    }
+    let env = Env::new(&api);
+    let out = env.run(&[
+        "device",
+        "pin",
+        "--fleet",
+        "myorg/myfleet",
+        "--tag",
+        "group=canary",
+        "--tag",
+        "lab",
+        "latest",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reqs = api.requests();
+    let gets: Vec<&str> = reqs
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.uri.as_str())
+        .collect();
+    assert_eq!(
+        gets,
+        vec![
+            fg.as_str(),
+            &page(filter, 0),
+            &page(filter, 1000),
+            &page(filter, 2000)
+        ]
+    );
+    let patches: Vec<_> = reqs.iter().filter(|r| r.method == "PATCH").collect();
+    // 2,250 ids of 6 digits, under ~6 KB each: 3 chunks.
+    assert_eq!(patches.len(), 3, "{:?}", patches.len());
+    let mut ids: Vec<i64> = Vec::new();
+    for p in &patches {
+        assert!(p.uri.len() <= 6_000, "{}", p.uri.len());
+        assert_eq!(p.body, "{\"is_pinned_on__release\":5003}");
+        let list = p
+            .uri
+            .strip_prefix("/v7/device?$filter=id%20in%20(")
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{}", p.uri));
+        ids.extend(list.split(',').map(|s| s.parse::<i64>().unwrap()));
+    }
+    let want: Vec<i64> = (0..2500)
+        .filter(|i| i % 10 != 0)
+        .map(|i| 100_000 + i as i64)
+        .collect();
+    assert_eq!(ids, want);
+    // ≤ 1 request per 100 devices.
+    assert!(reqs.len() * 100 <= 2500, "{} requests", reqs.len());
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        json!({"changed": 2250, "unchanged": 250, "failed": 0})
+    );
+    assert_eq!(v["results"].as_array().unwrap().len(), 2500);
+}
+
+#[test]
+fn fleet_selection_without_any_device_is_not_found() {
+    let api = Api::start();
+    let fg = fleet_get_with("");
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![],
+        )]),
+    );
+    let filter = "(belongs_to__application%20eq%201001)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27nope%27))";
+    api.on("GET", &page(filter, 0), 200, r#"{"d":[]}"#);
+    let env = Env::new(&api);
+    let out = env.run(&[
+        "device",
+        "track-fleet",
+        "--fleet",
+        "myorg/myfleet",
+        "--tag",
+        "nope",
+    ]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("No device selected"), "{}", out.stderr);
+    assert_eq!(api.lines().len(), 2);
+}
+
+#[test]
+fn usage_errors_for_bulk_forms() {
+    let api = Api::start();
+    let env = Env::new(&api);
+    // Several devices need a release.
+    assert_eq!(env.run(&["device", "pin", "a,b"]).code, 2);
+    // --tag needs --fleet; --fleet takes no device besides the release.
+    assert_eq!(env.run(&["device", "pin", "a", "b", "--tag", "k"]).code, 2);
+    assert_eq!(
+        env.run(&["device", "pin", "a", "b", "--fleet", "myorg/myfleet"])
+            .code,
+        2
+    );
+    assert_eq!(
+        env.run(&["device", "track-fleet", "a", "--fleet", "myorg/myfleet"])
+            .code,
+        2
+    );
+    // --wait and --dry-run exclude each other; --timeout needs --wait.
+    assert_eq!(
+        env.run(&["fleet", "rollback", "myorg/myfleet", "--wait", "--dry-run"])
+            .code,
+        2
+    );
+    assert_eq!(
+        env.run(&["fleet", "rollback", "myorg/myfleet", "--timeout", "5m"])
+            .code,
+        2
+    );
+    assert_eq!(
+        env.run(&[
+            "fleet",
+            "rollback",
+            "myorg/myfleet",
+            "--wait",
+            "--timeout",
+            "soon"
+        ])
+        .code,
+        2
+    );
+    let out = run_with_stdin(&env, &["device", "pin", "-", "latest"], "# nothing\n\n");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(api.requests().is_empty(), "{:?}", api.lines());
+}
+
+// ------------------------------------------------------- selectors, rollback
+
+#[test]
+fn fleet_pin_latest_uses_the_track_latest_rule() {
+    let api = Api::start();
+    let fg = fleet_get_with(&format!(
+        ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
+    ));
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![rel(5003, C3, "0.0.3")],
+        )]),
+    );
+    api.on("PATCH", "/v7/application(1001)", 200, "");
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "pin", "myorg/myfleet", "latest"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "Pinned fleet myorg/myfleet to release ccccccc (0.0.3).\n"
+    );
+    assert_eq!(
+        api.lines(),
+        vec![
+            format!("GET {fg}"),
+            "PATCH /v7/application(1001) {\"should_be_running__release\":5003,\"should_track_latest_release\":false}".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn latest_in_a_fleet_without_pinnable_release_is_not_found() {
+    let api = Api::start();
+    let fg = fleet_get_with(&format!(
+        ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
+    ));
+    api.on(
+        "GET",
+        &fg,
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![],
+        )]),
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "pin", "myorg/myfleet", "LATEST"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has no pinnable release"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(api.lines().len(), 1);
+}
+
+fn rollback_get(devices: bool) -> String {
+    let dev = if devices {
+        ",owns__device($select=id,uuid,device_name;$expand=is_pinned_on__release($select=id,commit,raw_version);$orderby=id%20asc)"
+    } else {
+        ""
+    };
+    format!("/v7/application?{APP_SELECT}&{SLUG_FILTER}&$expand=should_be_running__release($select=id,commit,raw_version,start_timestamp,created_at),owns__release($select={REL_FIELDS},start_timestamp;$filter={TRACKABLE};$orderby=start_timestamp%20desc,created_at%20desc,id%20desc){dev}")
+}
+
+fn ts_rel(id: i64, commit: &str, version: &str, ts: &str) -> Value {
+    let mut r = rel(id, commit, version);
+    r["start_timestamp"] = json!(ts);
+    r["created_at"] = json!(ts);
+    r
+}
+
+fn rollback_fleet(target: Value, devices: Option<Value>) -> String {
+    let mut f = fleet_json(
+        1001,
+        "myorg/myfleet",
+        target,
+        vec![
+            ts_rel(5003, C3, "0.0.3", "2024-03-03T00:00:00.000Z"),
+            ts_rel(5002, C2, "0.0.2", "2024-03-02T00:00:00.000Z"),
+            ts_rel(5001, C1, "0.0.1", "2024-03-01T00:00:00.000Z"),
+        ],
+    );
+    f["should_track_latest_release"] = json!(true);
+    if let Some(ds) = devices {
+        f["owns__device"] = ds;
+    }
+    d(vec![f])
+}
+
+#[test]
+fn rollback_is_one_get_and_one_patch() {
+    let api = Api::start();
+    let get = rollback_get(false);
+    api.on(
+        "GET",
+        &get,
+        200,
+        &rollback_fleet(ts_rel(5003, C3, "0.0.3", "2024-03-03T00:00:00.000Z"), None),
+    );
+    api.on("PATCH", "/v7/application(1001)", 200, "");
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "rollback", "myorg/myfleet", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "Rolled back fleet myorg/myfleet from ccccccc (0.0.3) to bbbbbbb (0.0.2).\n"
+    );
+    assert_eq!(
+        api.lines(),
+        vec![
+            format!("GET {get}"),
+            "PATCH /v7/application(1001) {\"should_be_running__release\":5002,\"should_track_latest_release\":false}".to_owned()
+        ]
+    );
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["before"]["tracking_latest"], true);
+    assert_eq!(v["before"]["release"]["id"], 5003);
+    assert_eq!(
+        v["after"],
+        json!({"tracking_latest": false, "release": summary(5002, C2, "0.0.2")})
+    );
+}
+
+#[test]
+fn rollback_without_earlier_release_changes_nothing() {
+    let api = Api::start();
+    let get = rollback_get(false);
+    api.on(
+        "GET",
+        &get,
+        200,
+        &rollback_fleet(ts_rel(5001, C1, "0.0.1", "2024-03-01T00:00:00.000Z"), None),
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "rollback", "myorg/myfleet"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: no earlier pinnable release than aaaaaaa (0.0.1) in fleet myorg/myfleet\nhint: "
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+}
+
+// ------------------------------------------------------------------ dry run
+
+fn plan_devices() -> Value {
+    json!([
+        {"id": 11, "uuid": U1, "device_name": "one", "is_pinned_on__release": []},
+        {"id": 12, "uuid": U2, "device_name": "two", "is_pinned_on__release": [summary(5001, C1, "0.0.1")]},
+    ])
+}
+
+#[test]
+fn dry_run_rollback_reads_everything_in_one_get_and_writes_nothing() {
+    let api = Api::start();
+    let get = rollback_get(true);
+    api.on(
+        "GET",
+        &get,
+        200,
+        &rollback_fleet(
+            ts_rel(5003, C3, "0.0.3", "2024-03-03T00:00:00.000Z"),
+            Some(plan_devices()),
+        ),
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "rollback", "myorg/myfleet", "--dry-run", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["after"]["release"]["id"], 5002);
+    assert_eq!(
+        v["counts"],
+        json!({"changed": 1, "unchanged": 0, "pinned": 1})
+    );
+    assert_eq!(v["devices"][0]["uuid"], U1);
+    assert_eq!(v["devices"][0]["changed"], true);
+    assert_eq!(v["devices"][0]["before"]["release"]["id"], 5003);
+    assert_eq!(v["devices"][0]["after"]["release"]["id"], 5002);
+    assert_eq!(v["devices"][1]["changed"], false);
+
+    let out = env.run(&["fleet", "rollback", "myorg/myfleet", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Dry run: nothing was changed.\n\
+             Fleet myorg/myfleet: tracking the latest release (ccccccc (0.0.3)) -> pinned to bbbbbbb (0.0.2)\n\
+             \n\
+             UUID                             DEVICE NAME BEFORE                 AFTER                  CHANGED\n\
+             {U1} one         fleet ccccccc (0.0.3)  fleet bbbbbbb (0.0.2)  yes\n\
+             {U2} two         pinned aaaaaaa (0.0.1) pinned aaaaaaa (0.0.1) no\n\
+             \n\
+             1 device would change, 0 unchanged, 1 pinned device unaffected.\n"
+        )
+    );
+    assert_eq!(out.stderr, "Dry run: no change was sent.\n");
+    assert!(writes(&api).is_empty(), "{:?}", writes(&api));
+}
+
+#[test]
+fn dry_run_sends_no_write_for_any_mutation() {
+    let api = Api::start();
+    // fleet pin / track-latest / rollback, with the fleet's devices expanded.
+    let devs = ",owns__device($select=id,uuid,device_name;$expand=is_pinned_on__release($select=id,commit,raw_version);$orderby=id%20asc)";
+    let fleet_body = |releases: Vec<Value>| {
+        let mut f = fleet_json(1001, "myorg/myfleet", summary(5001, C1, "0.0.1"), releases);
+        f["owns__device"] = plan_devices();
+        d(vec![f])
+    };
+    api.on(
+        "GET",
+        &fleet_get_with(&format!(",owns__release($select={REL_FIELDS};$filter=startswith(commit,%27bbbbbbb%27);$orderby=created_at%20desc;$top=25){devs}")),
+        200,
+        &fleet_body(vec![rel(5002, C2, "0.0.2")]),
+    );
+    api.on(
+        "GET",
+        &fleet_get_with(&format!(",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1){devs}")),
+        200,
+        &fleet_body(vec![rel(5003, C3, "0.0.3")]),
+    );
+    api.on(
+        "GET",
+        &rollback_get(true),
+        200,
+        &rollback_fleet(
+            ts_rel(5003, C3, "0.0.3", "2024-03-03T00:00:00.000Z"),
+            Some(plan_devices()),
+        ),
+    );
+    // single device pin / track-fleet
+    let single = |owns: &str| {
+        format!("/v7/device?$select=id,uuid,device_name&$filter=startswith(uuid,%27{U1}%27)&$expand=belongs_to__application($select=id,app_name,slug,should_track_latest_release;$expand=should_be_running__release($select=id,commit,raw_version){owns}),is_pinned_on__release($select=id,commit,raw_version),should_be_running__release($select=id,commit,raw_version)&$top=10")
+    };
+    let single_row = |releases: Vec<Value>| {
+        d(vec![json!({"id": 11, "uuid": U1, "device_name": "one",
+            "belongs_to__application": [fleet_json(1001, "myorg/myfleet", summary(5001, C1, "0.0.1"), releases)],
+            "is_pinned_on__release": [summary(5001, C1, "0.0.1")],
+            "should_be_running__release": [summary(5001, C1, "0.0.1")]})])
+    };
+    api.on(
+        "GET",
+        &single(&format!(",owns__release($select={REL_FIELDS};$filter=startswith(commit,%27bbbbbbb%27);$orderby=created_at%20desc;$top=25)")),
+        200,
+        &single_row(vec![rel(5002, C2, "0.0.2")]),
+    );
+    api.on("GET", &single(""), 200, &single_row(vec![]));
+    // bulk
+    let list = list_get(&[U1, U2], &[]);
+    api.on(
+        "GET",
+        &list,
+        200,
+        &d(vec![
+            device_row(11, U1, "one", 1001, None),
+            device_row(12, U2, "two", 1001, Some(summary(5001, C1, "0.0.1"))),
+        ]),
+    );
+    api.on(
+        "GET",
+        &fleets_get("1001", "startswith(commit,%27bbbbbbb%27)"),
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![rel(5002, C2, "0.0.2")],
+        )]),
+    );
+    api.on(
+        "GET",
+        &format!("/v7/application?{APP_SELECT}&$filter=id%20in%20(1001)&$expand={TARGET_EXPAND}"),
+        200,
+        &d(vec![fleet_json(
+            1001,
+            "myorg/myfleet",
+            summary(5001, C1, "0.0.1"),
+            vec![],
+        )]),
+    );
+    let env = Env::new(&api);
+    let pair = format!("{U1},{U2}");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["fleet", "pin", "myorg/myfleet", "bbbbbbb"],
+        vec!["fleet", "track-latest", "myorg/myfleet"],
+        vec!["fleet", "rollback", "myorg/myfleet"],
+        vec!["device", "pin", U1, "bbbbbbb"],
+        vec!["device", "track-fleet", U1],
+        vec!["device", "pin", &pair, "bbbbbbb"],
+        vec!["device", "track-fleet", &pair],
+    ];
+    for args in &cases {
+        for json_flag in [false, true] {
+            let mut a = args.clone();
+            a.push("--dry-run");
+            if json_flag {
+                a.push("--json");
+            }
+            let before = api.requests().len();
+            let out = env.run(&a);
+            assert_eq!(out.code, 0, "{a:?}: {} {:?}", out.stderr, api.lines());
+            if json_flag {
+                let v: Value = serde_json::from_str(&out.stdout).unwrap();
+                assert_eq!(v["dry_run"], true, "{a:?}");
+            } else {
+                assert!(
+                    out.stdout.starts_with("Dry run: nothing was changed.\n"),
+                    "{a:?}: {}",
+                    out.stdout
+                );
+            }
+            let sent = &api.requests()[before..];
+            assert!(
+                sent.iter().all(|r| r.method == "GET"),
+                "{a:?} wrote: {:?}",
+                sent.iter().map(|r| r.line()).collect::<Vec<_>>()
+            );
+            assert!(
+                !sent.is_empty() && sent.len() <= 2,
+                "{a:?}: {} requests",
+                sent.len()
+            );
+        }
+    }
+    assert!(writes(&api).is_empty());
+    // The first case's plan: door one changes, door two is pinned.
+    let out = env.run(&["fleet", "pin", "myorg/myfleet", "bbbbbbb", "--dry-run"]);
+    assert!(
+        out.stdout
+            .contains("1 device would change, 0 unchanged, 1 pinned device unaffected."),
+        "{}",
+        out.stdout
+    );
+}
