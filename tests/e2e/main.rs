@@ -4,6 +4,7 @@
 //! `cargo build --workspace --bins && cargo test --test e2e`.
 
 mod account;
+mod bulk;
 mod device;
 mod errors;
 mod fleet;
