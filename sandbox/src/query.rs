@@ -220,10 +220,11 @@ impl Builder {
                             _ => "NULL".into(),
                         });
                     }
+                    // Every branch must use `o`: its parameters are already bound.
                     return Ok(match op {
                         CmpOp::Eq => format!("({o} IS NULL)"),
                         CmpOp::Ne => format!("({o} IS NOT NULL)"),
-                        _ => "NULL".into(),
+                        _ => format!("(CASE WHEN {o} IS NULL THEN NULL ELSE NULL END)"),
                     });
                 }
                 let (l, lt) = self.compare_side(scopes, left, right)?;
@@ -272,7 +273,8 @@ impl Builder {
                     parts.push(format!("{l} IS NULL"));
                 }
                 if parts.is_empty() {
-                    "0".to_string()
+                    // `x in ()`: false, but `l`'s parameters are bound, so it must appear.
+                    format!("(CASE WHEN {l} IS NULL THEN 0 ELSE 0 END)")
                 } else {
                     format!("({})", parts.join(" OR "))
                 }
@@ -703,10 +705,22 @@ fn read_level(
         }
         expanded.push((e.property.clone(), by_parent));
     }
-    for (row, _) in rows_out.iter_mut().zip(0..) {
+    // A child row can stand under several parents (many devices run one release): its
+    // expansions are cloned for every use but the last, which takes them.
+    let mut last_use: HashMap<i64, usize> = HashMap::with_capacity(rows_out.len());
+    for (i, row) in rows_out.iter().enumerate() {
+        last_use.insert(row.id, i);
+    }
+    for (i, row) in rows_out.iter_mut().enumerate() {
+        let is_last = last_use.get(&row.id) == Some(&i);
         let mut out = Map::new();
-        for ((name, by_parent), e) in expanded.iter().zip(opts.expand.iter()) {
-            let v = by_parent.get(&row.id).cloned().unwrap_or_else(|| {
+        for ((name, by_parent), e) in expanded.iter_mut().zip(opts.expand.iter()) {
+            let v = if is_last {
+                by_parent.remove(&row.id)
+            } else {
+                by_parent.get(&row.id).cloned()
+            };
+            let v = v.unwrap_or_else(|| {
                 if e.count {
                     Json::from(0)
                 } else {

@@ -78,3 +78,33 @@ fn demo_seed_and_generated_key() {
     let pinned = sb.get_json("/v7/device/$count?$filter=is_pinned_on__release%20ne%20null");
     assert_eq!(pinned, json!({"d": 1}));
 }
+
+/// An ordering comparison with `null` binds its other side's parameters; they must reach the
+/// SQL even though the comparison is always unknown. When such a parameter was the last one
+/// bound (`$count`, `$count` expansions, filtered PATCH), SQLite refused the query and the
+/// sandbox answered 500 (found by the fuzz test).
+#[test]
+fn comparisons_with_null_never_fail_the_query() {
+    let sb = Sandbox::start(&fixture("transcript-seed.json"));
+    let key = sb.api_key.clone();
+    for filter in ["1%20gt%20null", "null%20le%20%27a%27", "id%20lt%20null"] {
+        for path in [
+            format!("/v7/application/$count?$filter={filter}"),
+            format!("/v7/application?$expand=owns__release/$count($filter={filter})"),
+            format!("/v7/application?$select=id&$filter={filter}"),
+        ] {
+            let (s, body) = sb.send("GET", &path, Some(&key), None);
+            assert_eq!(s, 200, "GET {path}: {body}");
+        }
+        let path = format!("/v7/device?$filter={filter}");
+        let (s, body) = sb.send("PATCH", &path, Some(&key), Some(&json!({"note": "x"})));
+        assert_eq!(s, 200, "PATCH {path}: {body}");
+    }
+    // Nothing matched, so nothing changed.
+    let notes = sb.get_json("/v7/device?$select=note&$orderby=id%20asc");
+    assert!(notes["d"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["note"] != "x"));
+}
