@@ -39,7 +39,11 @@ impl Answer {
     pub fn json(status: u16, v: &Json) -> Self {
         Answer {
             status,
-            body: Some((JSON_TYPE, v.to_string().into_bytes())),
+            // `to_vec` writes straight into the buffer (`to_string` goes through `fmt`).
+            body: Some((
+                JSON_TYPE,
+                serde_json::to_vec(v).expect("a JSON value always serialises"),
+            )),
         }
     }
     pub fn empty(status: u16) -> Self {
@@ -288,7 +292,10 @@ fn v7(
             return Ok(Answer::json(200, &json!({ "d": n })));
         }
         let rows = query::read(conn, access, res, key, &opts)?;
-        return Ok(Answer::json(200, &json!({ "d": rows })));
+        // Move the rows into the envelope: `json!` would serialise them into a deep copy.
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("d".into(), Json::Array(rows));
+        return Ok(Answer::json(200, &Json::Object(envelope)));
     }
     if rp.count {
         return Err(ApiError::bad(format!("Malformed url: '{received}'")));
