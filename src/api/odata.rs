@@ -46,6 +46,11 @@ impl From<bool> for Lit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     Eq(String, Lit),
+    /// `field ne value` (`ne null`: the field is set).
+    Ne(String, Lit),
+    /// `a ne b`: two fields of the same row differ (null-safe on the server: pinejs
+    /// compiles it to `IS DISTINCT FROM`).
+    NeField(String, String),
     StartsWith(String, String),
     /// `field in (a, b, c)`
     In(String, Vec<Lit>),
@@ -93,6 +98,16 @@ impl Filter {
                 out.push_str(field);
                 out.push_str("%20eq%20");
                 render_lit(lit, out);
+            }
+            Filter::Ne(field, lit) => {
+                out.push_str(field);
+                out.push_str("%20ne%20");
+                render_lit(lit, out);
+            }
+            Filter::NeField(a, b) => {
+                out.push_str(a);
+                out.push_str("%20ne%20");
+                out.push_str(b);
             }
             Filter::StartsWith(field, prefix) => {
                 out.push_str("startswith(");
@@ -323,6 +338,11 @@ mod tests {
             "is_final%20eq%20true"
         );
         assert_eq!(Filter::Eq("x".into(), Lit::Null).render(), "x%20eq%20null");
+        assert_eq!(Filter::Ne("x".into(), Lit::Null).render(), "x%20ne%20null");
+        assert_eq!(
+            Filter::NeField("a__release".into(), "b__release".into()).render(),
+            "a__release%20ne%20b__release"
+        );
         // A single operand gets no parentheses.
         assert_eq!(
             Filter::And(vec![Filter::eq("id", 5i64)]).render(),

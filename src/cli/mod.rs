@@ -96,6 +96,7 @@ The token is checked with GET /actor/v1/whoami before it is saved to
 Examples:
   balena fleet myorg/myfleet
   balena fleet MyFleet --json
+  balena fleet myorg/myfleet --policy          policy, target and device counts
   balena fleet list
   balena fleet pin myorg/myfleet a1b2c3d
   balena fleet pin myorg/myfleet latest --dry-run
@@ -113,6 +114,7 @@ Examples:
 Examples:
   balena device 7cf02a6
   balena device list --fleet myorg/myfleet
+  balena device list --fleet myorg/myfleet --behind
   balena device pin 7cf02a6 a1b2c3d
   balena device pin 7cf02a6,9d1e2f3 latest
   balena device pin --fleet myorg/myfleet --tag canary a1b2c3d --wait
@@ -129,6 +131,7 @@ Examples:
 Examples:
   balena release a1b2c3d
   balena release 123456 --json
+  balena release a1b2c3d --policy              fleets and devices using it
   balena release list myorg/myfleet"
     )]
     Release(ReleaseArgs),
@@ -171,7 +174,24 @@ pub struct FleetArgs {
     /// The fleet to show: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
+    /// Also show the release policy, the target release and the device counts (pinned,
+    /// tracking, behind), after the official rows
+    #[arg(long, long_help = FLEET_POLICY_HELP)]
+    pub policy: bool,
 }
+
+const FLEET_POLICY_HELP: &str = "\
+Also show the fleet's release policy, its target release and its device counts, as rows
+after the official ones (still one request):
+  RELEASE POLICY    `Tracking latest` or `Pinned`
+  TARGET RELEASE    short commit (version) of should_be_running__release, or N/a
+  DEVICES           all the fleet's devices
+  PINNED DEVICES    devices pinned to a release of their own
+  TRACKING DEVICES  devices that track the fleet's release
+  BEHIND DEVICES    devices that have a target release and run another one (or none)
+With --json: `release_policy` (`tracking_latest` or `pinned`), `target_release`
+({id, commit, raw_version} or null) and `device_counts` ({total, pinned, tracking,
+behind}).";
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
@@ -340,11 +360,8 @@ pub struct DeviceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// List devices, optionally of one fleet
-    #[command(after_help = "\
-Examples:
-  balena device list --fleet myorg/myfleet
-  balena device list --json")]
+    /// List devices, optionally of one fleet, with their release policy
+    #[command(after_help = DEVICE_LIST_AFTER_HELP)]
     List(DeviceListArgs),
 
     /// Pin devices to a release, or show a device's current release policy
@@ -408,11 +425,42 @@ pub struct DeviceSelection {
     pub tags: Vec<String>,
 }
 
+const DEVICE_LIST_AFTER_HELP: &str = "\
+Examples:
+  balena device list --fleet myorg/myfleet
+  balena device list --fleet myorg/myfleet --pinned          devices pinned to a release
+  balena device list --fleet myorg/myfleet --tracking        devices tracking the fleet
+  balena device list --fleet myorg/myfleet --behind          not yet on their target
+  balena device list --fleet myorg/myfleet --tag canary --tag region=eu
+  balena device list --fleet myorg/myfleet --behind --json
+
+After the official columns come the release-policy columns of the dashboard:
+  RUNNING RELEASE   the release the device runs: short commit (version)
+  TARGET RELEASE    the release it should run; ` (pinned)` follows a device's own pin
+  RELEASE POLICY    `Pinned` or `Tracking fleet`
+The filters are ANDed and applied by the server, in the same single request. --behind
+means: the device has a target release and runs another one (or none). --json prints the
+API field names with the expanded release objects, plus `release_policy` (`pinned` or
+`tracking_fleet`) and `behind`.";
+
 #[derive(Debug, Args)]
 pub struct DeviceListArgs {
     /// Only the devices of this fleet (slug, name, uuid or id)
     #[arg(short = 'f', long = "fleet", value_name = "FLEET")]
     pub fleet: Option<String>,
+    /// Only the devices pinned to a release
+    #[arg(long, conflicts_with = "tracking")]
+    pub pinned: bool,
+    /// Only the devices that track their fleet's release (not pinned)
+    #[arg(long)]
+    pub tracking: bool,
+    /// Only the devices whose running release differs from their target release
+    #[arg(long)]
+    pub behind: bool,
+    /// Only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to
+    /// require several
+    #[arg(long = "tag", value_name = "KEY[=VALUE]")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -454,7 +502,20 @@ pub struct ReleaseArgs {
     /// The release to show: full commit, commit prefix, id or version
     #[arg(value_name = "COMMIT_OR_ID", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
+    /// Also show which fleets target the release, and which devices are pinned to it or
+    /// run it, after the official rows
+    #[arg(long, long_help = RELEASE_POLICY_HELP)]
+    pub policy: bool,
 }
+
+const RELEASE_POLICY_HELP: &str = "\
+Also show where the release is used, as rows after the official ones (one more request):
+  TARGETED BY FLEETS  the fleets whose target release it is (slug)
+  PINNED DEVICES      the devices pinned to it (uuid and name)
+  RUNNING DEVICES     the devices that run it (uuid and name)
+Each value is the count on its first line, then at most 20 items, one per line, then
+`… and N more` when there are more. With --json: `targeted_by_fleets`,
+`pinned_devices` and `running_devices`, each {count, items} (at most 20 items).";
 
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCommand {

@@ -525,13 +525,72 @@ const LIST_FIELDS: &[&str] = &[
     "os_version",
 ];
 
-/// `balena device list [--fleet F]`: 1 request.
-pub async fn list(ctx: &Context, fleet: Option<&str>) -> Result<()> {
-    let dev_q = Query::new()
-        .select(LIST_FIELDS)
+/// The `$filter` of `device list`'s flags (ANDed), or `None` without any.
+fn list_filter(args: &crate::cli::DeviceListArgs) -> Result<Option<odata::Filter>> {
+    use crate::api::odata::{Filter, Lit};
+    let mut parts = Vec::new();
+    if args.pinned {
+        parts.push(Filter::Ne("is_pinned_on__release".into(), Lit::Null));
+    }
+    if args.tracking {
+        parts.push(Filter::Eq("is_pinned_on__release".into(), Lit::Null));
+    }
+    if args.behind {
+        parts.push(Filter::Ne("should_be_running__release".into(), Lit::Null));
+        parts.push(Filter::NeField(
+            "is_running__release".into(),
+            "should_be_running__release".into(),
+        ));
+    }
+    for t in &args.tags {
+        parts.push(crate::resolve::tag_filter(t).ok_or_else(|| {
+            super::usage(
+                &format!("invalid --tag {t:?}: the key must not be empty"),
+                "balena device list --fleet <fleet> --tag KEY[=VALUE]",
+            )
+        })?);
+    }
+    Ok((!parts.is_empty()).then_some(Filter::And(parts)))
+}
+
+/// The id of an expanded (or unexpanded `{"__id":N}`) navigation.
+pub(crate) fn nav_id(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Array(a) => a.first().and_then(|r| r.get("id")).and_then(Value::as_i64),
+        Value::Object(o) => o
+            .get("id")
+            .or_else(|| o.get("__id"))
+            .and_then(Value::as_i64),
+        _ => None,
+    }
+}
+
+/// Pinned, and behind (has a target and runs another release, or none), from a device row
+/// with the release-policy expansions.
+pub(crate) fn policy_of(d: &Value) -> (bool, bool) {
+    let pinned = nav_id(d.get("is_pinned_on__release")).is_some();
+    let target = nav_id(d.get("should_be_running__release"));
+    let behind = target.is_some() && nav_id(d.get("is_running__release")) != target;
+    (pinned, behind)
+}
+
+/// `balena device list [--fleet F] [--pinned|--tracking] [--behind] [--tag K[=V]]...`:
+/// 1 request, the filters in its `$filter` and the releases expanded.
+pub async fn list(ctx: &Context, args: &crate::cli::DeviceListArgs) -> Result<()> {
+    let mut dev_q = Query::new().select(LIST_FIELDS);
+    if let Some(f) = list_filter(args)? {
+        dev_q = dev_q.filter(f);
+    }
+    let dev_q = dev_q
         .expand("is_of__device_type", Query::new().select(&["slug"]))
+        .expand("is_running__release", Query::new().select(SUMMARY_FIELDS))
+        .expand(
+            "should_be_running__release",
+            Query::new().select(SUMMARY_FIELDS),
+        )
+        .expand("is_pinned_on__release", Query::new().select(&["id"]))
         .orderby("device_name asc");
-    let devices: Vec<(Value, Option<String>)> = match fleet {
+    let devices: Vec<(Value, Option<String>)> = match args.fleet.as_deref() {
         Some(f) => {
             let q = Query::new()
                 .select(&["id", "slug"])
@@ -567,6 +626,8 @@ pub async fn list(ctx: &Context, fleet: Option<&str>) -> Result<()> {
         .into_iter()
         .map(|(d, slug)| {
             let uuid = d.get("uuid").and_then(|u| u.as_str()).unwrap_or("");
+            let (pinned, behind) = policy_of(&d);
+            let nav = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
             json!({
                 "id": d.get("id"),
                 "uuid": uuid,
@@ -578,6 +639,11 @@ pub async fn list(ctx: &Context, fleet: Option<&str>) -> Result<()> {
                 "supervisor_version": d.get("supervisor_version"),
                 "os_version": d.get("os_version"),
                 "dashboard_url": dashboard_url(ctx, uuid),
+                "is_running__release": nav("is_running__release"),
+                "should_be_running__release": nav("should_be_running__release"),
+                "is_pinned_on__release": nav("is_pinned_on__release"),
+                "release_policy": if pinned { "pinned" } else { "tracking_fleet" },
+                "behind": behind,
             })
         })
         .collect();
@@ -599,7 +665,19 @@ pub async fn list(ctx: &Context, fleet: Option<&str>) -> Result<()> {
     ];
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|i| keys.iter().map(|k| table::cell(i.get(*k))).collect())
+        .map(|i| {
+            let mut row: Vec<String> = keys.iter().map(|k| table::cell(i.get(*k))).collect();
+            let pinned = i["release_policy"] == "pinned";
+            let na = || "N/a".to_owned();
+            row.push(table::release(i.get("is_running__release")).unwrap_or_else(na));
+            row.push(match table::release(i.get("should_be_running__release")) {
+                Some(t) if pinned => format!("{t} (pinned)"),
+                Some(t) => t,
+                None => na(),
+            });
+            row.push(if pinned { "Pinned" } else { "Tracking fleet" }.to_owned());
+            row
+        })
         .collect();
     output::stdout(&table::horizontal(
         &[
@@ -613,6 +691,9 @@ pub async fn list(ctx: &Context, fleet: Option<&str>) -> Result<()> {
             "SUPERVISOR VERSION",
             "OS VERSION",
             "DASHBOARD URL",
+            "RUNNING RELEASE",
+            "TARGET RELEASE",
+            "RELEASE POLICY",
         ],
         &rows,
     ));

@@ -31,14 +31,49 @@ fn fleet_ref(app: &Application) -> Value {
     json!({"id": app.id, "slug": app.slug})
 }
 
-/// `balena fleet <fleet>`: 1 request.
-pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
-    let q = Query::new()
+/// `{total, pinned, tracking, behind}` of a fleet's device rows (see
+/// [`super::device::policy_of`]).
+fn device_counts(devices: &[Value]) -> Value {
+    let (mut pinned, mut behind) = (0usize, 0usize);
+    for d in devices {
+        let (p, b) = super::device::policy_of(d);
+        pinned += usize::from(p);
+        behind += usize::from(b);
+    }
+    json!({
+        "total": devices.len(),
+        "pinned": pinned,
+        "tracking": devices.len() - pinned,
+        "behind": behind,
+    })
+}
+
+/// `balena fleet <fleet> [--policy]`: 1 request. With `--policy` the same request also
+/// expands the target's version and the devices' release fields (ids only), for the rows
+/// after the official ones.
+pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
+    let target_fields: &[&str] = if with_policy {
+        SUMMARY_FIELDS
+    } else {
+        &["commit"]
+    };
+    let mut q = Query::new()
         .expand("is_for__device_type", Query::new().select(&["slug"]))
         .expand(
             "should_be_running__release",
-            Query::new().select(&["commit"]),
+            Query::new().select(target_fields),
         );
+    if with_policy {
+        q = q.expand(
+            "owns__device",
+            Query::new().select(&[
+                "id",
+                "is_pinned_on__release",
+                "is_running__release",
+                "should_be_running__release",
+            ]),
+        );
+    }
     let v = find_fleet(ctx, arg, q).await?;
     let device_type = v
         .pointer("/is_for__device_type/0/slug")
@@ -48,6 +83,15 @@ pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
         .pointer("/should_be_running__release/0/commit")
         .and_then(|s| s.as_str())
         .map(str::to_owned);
+    let tracking = v
+        .get("should_track_latest_release")
+        .and_then(|t| t.as_bool());
+    let counts = device_counts(
+        v.get("owns__device")
+            .and_then(|d| d.as_array())
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    );
     if ctx.json {
         let mut o = Map::new();
         o.insert("id".into(), v.get("id").cloned().unwrap_or(Value::Null));
@@ -63,19 +107,51 @@ pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
         if let Some(c) = commit {
             o.insert("commit".into(), Value::String(c));
         }
+        if with_policy {
+            o.insert(
+                "release_policy".into(),
+                match tracking {
+                    Some(true) => "tracking_latest".into(),
+                    Some(false) => "pinned".into(),
+                    None => Value::Null,
+                },
+            );
+            o.insert(
+                "target_release".into(),
+                v.pointer("/should_be_running__release/0")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+            o.insert("device_counts".into(), counts);
+        }
         output::json_pretty(&Value::Object(o));
         return Ok(());
     }
     let name = v.get("app_name").and_then(|s| s.as_str()).unwrap_or("");
-    output::stdout(&table::vertical(
-        Some(name),
-        &[
-            ("ID", table::value(v.get("id"))),
-            ("DEVICE TYPE", device_type),
-            ("SLUG", table::value(v.get("slug"))),
-            ("COMMIT", commit),
-        ],
-    ));
+    let mut rows = vec![
+        ("ID", table::value(v.get("id"))),
+        ("DEVICE TYPE", device_type),
+        ("SLUG", table::value(v.get("slug"))),
+        ("COMMIT", commit),
+    ];
+    if with_policy {
+        let policy = tracking.map(|t| if t { "Tracking latest" } else { "Pinned" }.to_owned());
+        rows.extend([
+            ("RELEASE POLICY", policy),
+            (
+                "TARGET RELEASE",
+                Some(
+                    table::release(v.get("should_be_running__release"))
+                        .unwrap_or_else(|| "N/a".into()),
+                ),
+            ),
+            ("DEVICES", table::value(counts.get("total"))),
+            ("PINNED DEVICES", table::value(counts.get("pinned"))),
+            ("TRACKING DEVICES", table::value(counts.get("tracking"))),
+            ("BEHIND DEVICES", table::value(counts.get("behind"))),
+        ]);
+    }
+    output::stdout(&table::vertical(Some(name), &rows));
     Ok(())
 }
 

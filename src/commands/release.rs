@@ -1,7 +1,7 @@
 //! `release <commit|id>`, `release list <fleet>` (and the `releases` aliases).
 
 use anyhow::Result;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::{candidate_line, find_fleet, release_filter, Context, RELEASE_TOP};
 use crate::api::models::Release;
@@ -106,18 +106,91 @@ const SHOW_FIELDS: &[&str] = &[
     "end_timestamp",
 ];
 
-/// `balena release <commit|id|version>`: 1 request (2 with `--json`).
-pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
+/// The reverse navigations of a release that `--policy` shows: (navigation, JSON key, row
+/// label).
+const USES: [(&str, &str, &str); 3] = [
+    (
+        "should_be_running_on__application",
+        "targeted_by_fleets",
+        "TARGETED BY FLEETS",
+    ),
+    ("is_pinned_to__device", "pinned_devices", "PINNED DEVICES"),
+    (
+        "is_running_on__device",
+        "running_devices",
+        "RUNNING DEVICES",
+    ),
+];
+
+/// `$expand` of the three uses, as counts (added to the lookup request).
+fn use_counts(mut q: Query) -> Query {
+    for (nav, _, _) in USES {
+        q = q.expand(&format!("{nav}/$count"), Query::new());
+    }
+    q
+}
+
+/// `$expand` of the three uses, as the first [`table::LIST_LIMIT`] rows each.
+fn use_rows(mut q: Query) -> Query {
+    for (nav, _, _) in USES {
+        let rows = if nav.ends_with("application") {
+            Query::new().select(&["id", "slug"]).orderby("slug asc")
+        } else {
+            Query::new()
+                .select(&["id", "uuid", "device_name"])
+                .orderby("device_name asc")
+        };
+        q = q.expand(nav, rows.top(table::LIST_LIMIT as u32));
+    }
+    q
+}
+
+/// (count, items) of one use: the count from the lookup row, the items from the rows.
+fn use_of(row: &Value, rows: &Value, nav: &str) -> (usize, Vec<Value>) {
+    let items = rows
+        .get(nav)
+        .and_then(|r| r.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let count = row
+        .get(nav)
+        .and_then(|c| c.as_u64())
+        .map(|c| c as usize)
+        .unwrap_or(items.len())
+        .max(items.len());
+    (count, items)
+}
+
+/// One item of a use, as a line: a fleet's slug, or a device's `uuid name`.
+fn use_line(item: &Value) -> String {
+    let s = |k: &str| item.get(k).and_then(|v| v.as_str());
+    match (s("slug"), s("uuid")) {
+        (Some(slug), _) => slug.to_owned(),
+        (None, Some(uuid)) => match s("device_name") {
+            Some(n) => format!("{uuid} {n}"),
+            None => uuid.to_owned(),
+        },
+        _ => table::cell(item.get("id")),
+    }
+}
+
+/// `balena release <commit|id|version> [--policy]`: 1 request (2 with `--json`). With
+/// `--policy`: the lookup also counts the release's uses, and one more request (merged
+/// with the `--json` one) reads the first items of each.
+pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
     let filter = release_filter(arg)?;
     ctx.api.require_token()?;
     let mut q = Query::new();
     if !ctx.json {
         q = q.select(SHOW_FIELDS);
     }
-    let q = q
+    let mut q = q
         .filter(filter)
-        .expand("release_tag", Query::new().select(&["tag_key", "value"]))
-        .top(RELEASE_TOP);
+        .expand("release_tag", Query::new().select(&["tag_key", "value"]));
+    if with_policy {
+        q = use_counts(q);
+    }
+    let q = q.top(RELEASE_TOP);
     let rows = ctx.api.get_rows(&odata::path("release", &q)).await?;
     let typed: Vec<Release> = rows
         .iter()
@@ -141,24 +214,58 @@ pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
             .into())
         }
     };
-    let row = rows
+    let mut row = rows
         .into_iter()
         .find(|r| r.get("id").and_then(|v| v.as_i64()) == Some(chosen.id))
         .unwrap_or(Value::Null);
-    if ctx.json {
-        let extra_q = Query::new().select(&["id", "raw_version", "build_log"]);
-        let extra = ctx
-            .api
+    // The second request: `--json`'s explicit-read fields and/or `--policy`'s items.
+    let extra = if ctx.json || with_policy {
+        let mut extra_q = Query::new().select(if ctx.json {
+            &["id", "raw_version", "build_log"][..]
+        } else {
+            &["id"][..]
+        });
+        if with_policy {
+            extra_q = use_rows(extra_q);
+        }
+        ctx.api
             .get_rows(&odata::path(&format!("release({})", chosen.id), &extra_q))
-            .await?;
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let uses: Vec<(&str, &str, usize, Vec<Value>)> = if with_policy {
+        USES.iter()
+            .map(|(nav, key, label)| {
+                let (count, items) = use_of(&row, &extra, nav);
+                (*key, *label, count, items)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Value::Object(o) = &mut row {
+        for (nav, _, _) in USES {
+            o.remove(nav);
+        }
+    }
+    if ctx.json {
         let mut o: Map<String, Value> = match row {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        if let Some(Value::Object(e)) = extra.into_iter().next() {
+        if let Value::Object(e) = extra {
             for (k, v) in e {
-                o.insert(k, v);
+                if !USES.iter().any(|(nav, _, _)| *nav == k) {
+                    o.insert(k, v);
+                }
             }
+        }
+        for (key, _, count, items) in uses {
+            o.insert(key.into(), json!({"count": count, "items": items}));
         }
         output::json_pretty(&Value::Object(o));
         return Ok(());
@@ -179,20 +286,22 @@ pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    output::stdout(&table::vertical(
-        None,
-        &[
-            ("ID", na("id")),
-            ("COMMIT", na("commit")),
-            ("CREATED AT", na("created_at")),
-            ("STATUS", na("status")),
-            ("VERSION", na("raw_version")),
-            ("IS FINAL", na("is_final")),
-            ("BUILD LOG", na("build_log")),
-            ("START TIMESTAMP", na("start_timestamp")),
-            ("END TIMESTAMP", na("end_timestamp")),
-            ("TAGS", Some(tags.join("\n"))),
-        ],
-    ));
+    let mut table_rows = vec![
+        ("ID", na("id")),
+        ("COMMIT", na("commit")),
+        ("CREATED AT", na("created_at")),
+        ("STATUS", na("status")),
+        ("VERSION", na("raw_version")),
+        ("IS FINAL", na("is_final")),
+        ("BUILD LOG", na("build_log")),
+        ("START TIMESTAMP", na("start_timestamp")),
+        ("END TIMESTAMP", na("end_timestamp")),
+        ("TAGS", Some(tags.join("\n"))),
+    ];
+    for (_, label, count, items) in uses {
+        let lines: Vec<String> = items.iter().map(use_line).collect();
+        table_rows.push((label, Some(table::counted_list(count, &lines))));
+    }
+    output::stdout(&table::vertical(None, &table_rows));
     Ok(())
 }

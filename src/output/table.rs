@@ -129,6 +129,40 @@ pub fn value(v: Option<&serde_json::Value>) -> Option<String> {
     }
 }
 
+/// An expanded release (`[{"commit":…,"raw_version":…}]`, or the object itself) as
+/// `a1b2c3d (1.2.0)`: the short commit, then the version when there is one. `None` when the
+/// navigation is empty or null.
+pub fn release(v: Option<&serde_json::Value>) -> Option<String> {
+    let r = match v? {
+        serde_json::Value::Array(a) => a.first()?,
+        o @ serde_json::Value::Object(_) => o,
+        _ => return None,
+    };
+    let commit: String = r.get("commit")?.as_str()?.chars().take(7).collect();
+    match r.get("raw_version").and_then(|v| v.as_str()) {
+        Some(ver) if !ver.is_empty() => Some(format!("{commit} ({ver})")),
+        _ => Some(commit),
+    }
+}
+
+/// How many items a multi-line list value shows at most.
+pub const LIST_LIMIT: usize = 20;
+
+/// A multi-line vertical-table value: the count on the first line, then the items (at most
+/// [`LIST_LIMIT`]), one per line, then `… and N more` when `count` exceeds what is shown.
+pub fn counted_list(count: usize, items: &[String]) -> String {
+    let shown = &items[..items.len().min(LIST_LIMIT)];
+    let mut out = count.to_string();
+    for i in shown {
+        out.push('\n');
+        out.push_str(i);
+    }
+    if count > shown.len() {
+        out.push_str(&format!("\n… and {} more", count - shown.len()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +212,38 @@ mod tests {
         assert_eq!(
             horizontal(&h, &[]),
             "ID COMMIT CREATED AT STATUS VERSION IS FINAL\n"
+        );
+    }
+
+    #[test]
+    fn release_cells() {
+        use serde_json::json;
+        let r = json!([{"id": 1, "commit": "a1b2c3d4e5f6", "raw_version": "1.2.0"}]);
+        assert_eq!(release(Some(&r)).as_deref(), Some("a1b2c3d (1.2.0)"));
+        let r = json!({"commit": "a1b2c3d4e5f6", "raw_version": null});
+        assert_eq!(release(Some(&r)).as_deref(), Some("a1b2c3d"));
+        assert_eq!(release(Some(&json!([]))), None);
+        assert_eq!(release(Some(&json!(null))), None);
+        assert_eq!(release(None), None);
+    }
+
+    #[test]
+    fn counted_lists() {
+        assert_eq!(counted_list(0, &[]), "0");
+        assert_eq!(counted_list(2, &["a".into(), "b".into()]), "2\na\nb");
+        let many: Vec<String> = (0..25).map(|i| format!("d{i}")).collect();
+        let v = counted_list(30, &many);
+        let lines: Vec<&str> = v.lines().collect();
+        assert_eq!(lines.len(), 1 + LIST_LIMIT + 1);
+        assert_eq!(lines[0], "30");
+        assert_eq!(lines[LIST_LIMIT], "d19");
+        assert_eq!(lines[LIST_LIMIT + 1], "… and 10 more");
+        assert_eq!(
+            vertical(
+                None,
+                &[("PINNED DEVICES", Some(counted_list(1, &["x y".into()])))]
+            ),
+            "PINNED DEVICES: 1\n                x y\n"
         );
     }
 

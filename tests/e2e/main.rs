@@ -11,3 +11,4 @@ mod fleet;
 mod harness;
 mod release;
 mod security;
+mod views;

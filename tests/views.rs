@@ -1,0 +1,405 @@
+//! Release-policy views (issue 4, item 5): `device list`'s release columns and filters,
+//! `fleet <x> --policy` and `release <x> --policy`. The real binary against a recording
+//! mock: every test asserts the exact requests and the exact output.
+
+mod common;
+
+use common::{Api, Env};
+use serde_json::json;
+
+const C1: &str = "aaaaaaa1111111111111111111111111";
+const C2: &str = "bbbbbbb2222222222222222222222222";
+
+const DEV_SELECT: &str =
+    "$select=id,uuid,device_name,overall_status,is_online,supervisor_version,os_version";
+const DEV_EXPAND: &str = "$expand=is_of__device_type($select=slug),is_running__release($select=id,commit,raw_version),should_be_running__release($select=id,commit,raw_version),is_pinned_on__release($select=id)";
+
+/// `device list --fleet myorg/myfleet` with `filter` (already encoded, or empty).
+fn fleet_list_get(filter: &str) -> String {
+    let f = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(";$filter={filter}")
+    };
+    format!(
+        "/v7/application?$select=id,slug&$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=owns__device({DEV_SELECT}{f};{DEV_EXPAND};$orderby=device_name%20asc)"
+    )
+}
+
+fn rel(id: i64, commit: &str, version: &str) -> String {
+    format!(r#"[{{"id":{id},"commit":"{commit}","raw_version":"{version}"}}]"#)
+}
+
+/// A device row with the release expansions: running, target, pin (release ids or none).
+fn dev(id: i64, name: &str, running: Option<i64>, target: Option<i64>, pin: Option<i64>) -> String {
+    let r = |id: Option<i64>| match id {
+        Some(5001) => rel(5001, C1, "0.0.1"),
+        Some(5002) => rel(5002, C2, "0.0.2"),
+        Some(other) => panic!("no release {other}"),
+        None => "[]".to_owned(),
+    };
+    let pin = match pin {
+        Some(p) => format!(r#"[{{"id":{p}}}]"#),
+        None => "[]".to_owned(),
+    };
+    format!(
+        r#"{{"id":{id},"uuid":"{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa","device_name":"{name}","overall_status":"idle","is_online":true,"supervisor_version":"16.0.0","os_version":"balenaOS 5.0.0","is_of__device_type":[{{"slug":"raspberrypi4-64"}}],"is_running__release":{},"should_be_running__release":{},"is_pinned_on__release":{pin}}}"#,
+        r(running),
+        r(target)
+    )
+}
+
+fn fleet_with_devices(devices: &[String]) -> String {
+    format!(
+        r#"{{"d":[{{"id":1001,"slug":"myorg/myfleet","owns__device":[{}]}}]}}"#,
+        devices.join(",")
+    )
+}
+
+fn three_devices() -> Vec<String> {
+    vec![
+        // pinned to 5002, still running 5001: behind
+        dev(3001, "canary-1", Some(5001), Some(5002), Some(5002)),
+        // tracking the fleet (5001), on target
+        dev(3002, "prod-1", Some(5001), Some(5001), None),
+        // tracking, never ran anything: behind
+        dev(3003, "prod-2", None, Some(5001), None),
+    ]
+}
+
+#[test]
+fn device_list_of_a_fleet_adds_the_release_columns_in_one_request() {
+    let api = Api::start();
+    let get = fleet_list_get("");
+    api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
+    let env = Env::new(&api);
+    let out = env.run(&["device", "list", "--fleet", "myorg/MyFleet"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    let url = api.url();
+    let dash = |id: i64| format!("{url}/devices/{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa/summary");
+    let pad = " ".repeat(dash(3001).len() - "DASHBOARD URL".len());
+    assert_eq!(
+        out.stdout,
+        format!(
+            "ID   UUID                             DEVICE NAME DEVICE TYPE     FLEET         STATUS IS ONLINE SUPERVISOR VERSION OS VERSION     DASHBOARD URL{pad} RUNNING RELEASE TARGET RELEASE           RELEASE POLICY
+3001 3001aaaaaaaaaaaaaaaaaaaaaaaaaaaa canary-1    raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) bbbbbbb (0.0.2) (pinned) Pinned
+3002 3002aaaaaaaaaaaaaaaaaaaaaaaaaaaa prod-1      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) aaaaaaa (0.0.1)          Tracking fleet
+3003 3003aaaaaaaaaaaaaaaaaaaaaaaaaaaa prod-2      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} N/a             aaaaaaa (0.0.1)          Tracking fleet
+",
+            dash(3001),
+            dash(3002),
+            dash(3003)
+        )
+    );
+}
+
+#[test]
+fn device_list_filters_are_one_server_side_filter() {
+    let api = Api::start();
+    let filter = "(is_pinned_on__release%20ne%20null)%20and%20(should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27canary%27))%20and%20(device_tag/any(dt:(dt/tag_key%20eq%20%27region%27)%20and%20(dt/value%20eq%20%27eu%20west%27)))";
+    let get = fleet_list_get(filter);
+    api.on("GET", &get, 200, &fleet_with_devices(&three_devices()[..1]));
+    let env = Env::new(&api);
+    let out = env.run(&[
+        "device",
+        "list",
+        "-f",
+        "myorg/myfleet",
+        "--pinned",
+        "--behind",
+        "--tag",
+        "canary",
+        "--tag",
+        "region=eu west",
+    ]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+    assert!(out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .ends_with("aaaaaaa (0.0.1) bbbbbbb (0.0.2) (pinned) Pinned"));
+
+    // --tracking alone, and without --fleet: the device resource itself.
+    let api = Api::start();
+    let get = format!(
+        "/v7/device?{DEV_SELECT}&$filter=is_pinned_on__release%20eq%20null&{DEV_EXPAND},belongs_to__application($select=slug)&$orderby=device_name%20asc"
+    );
+    api.on("GET", &get, 200, r#"{"d":[]}"#);
+    let env = Env::new(&api);
+    let out = env.run(&["device", "list", "--tracking"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    assert_eq!(
+        out.stdout,
+        "ID UUID DEVICE NAME DEVICE TYPE FLEET STATUS IS ONLINE SUPERVISOR VERSION OS VERSION DASHBOARD URL RUNNING RELEASE TARGET RELEASE RELEASE POLICY\n"
+    );
+}
+
+#[test]
+fn device_list_flag_errors_send_nothing() {
+    let api = Api::start();
+    let env = Env::new(&api);
+    let out = env.run(&["device", "list", "--pinned", "--tracking"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = env.run(&["device", "list", "--tag", "=v"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--tag"), "{}", out.stderr);
+    assert!(api.lines().is_empty(), "{:?}", api.lines());
+}
+
+#[test]
+fn device_list_json_has_the_api_fields_and_the_policy() {
+    let api = Api::start();
+    let get = fleet_list_get("");
+    api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
+    let env = Env::new(&api);
+    let out = env.run(&["device", "list", "--fleet", "myorg/myfleet", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let d = &v[0];
+    assert_eq!(d["uuid"], "3001aaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_eq!(d["fleet"], "myorg/myfleet");
+    assert_eq!(
+        d["is_running__release"],
+        json!([{"id": 5001, "commit": C1, "raw_version": "0.0.1"}])
+    );
+    assert_eq!(
+        d["should_be_running__release"],
+        json!([{"id": 5002, "commit": C2, "raw_version": "0.0.2"}])
+    );
+    assert_eq!(d["is_pinned_on__release"], json!([{"id": 5002}]));
+    assert_eq!(d["release_policy"], "pinned");
+    assert_eq!(d["behind"], true);
+    assert_eq!(v[1]["release_policy"], "tracking_fleet");
+    assert_eq!(v[1]["behind"], false);
+    assert_eq!(v[1]["is_pinned_on__release"], json!([]));
+    assert_eq!(v[2]["is_running__release"], json!([]));
+    assert_eq!(v[2]["behind"], true);
+    assert_eq!(api.lines().len(), 1);
+}
+
+const FLEET_POLICY_GET: &str = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+
+fn fleet_policy_row(tracking: bool) -> String {
+    // Unexpanded navigations read as {"__id":N} or null.
+    format!(
+        r#"{{"d":[{{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":{tracking},"is_for__device_type":[{{"slug":"raspberrypi4-64"}}],"should_be_running__release":{},"owns__device":[
+            {{"id":3001,"is_pinned_on__release":{{"__id":5002}},"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5002}}}},
+            {{"id":3002,"is_pinned_on__release":null,"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5001}}}},
+            {{"id":3003,"is_pinned_on__release":null,"is_running__release":null,"should_be_running__release":{{"__id":5001}}}},
+            {{"id":3004,"is_pinned_on__release":{{"__id":5001}},"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5001}}}}
+        ]}}]}}"#,
+        rel(5001, C1, "0.0.1")
+    )
+}
+
+#[test]
+fn fleet_policy_rows_follow_the_official_ones_in_one_request() {
+    let api = Api::start();
+    api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(false));
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "myorg/MyFleet", "--policy"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(api.lines(), vec![format!("GET {FLEET_POLICY_GET}")]);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "== myfleet
+ID:               1001
+DEVICE TYPE:      raspberrypi4-64
+SLUG:             myorg/myfleet
+COMMIT:           {C1}
+RELEASE POLICY:   Pinned
+TARGET RELEASE:   aaaaaaa (0.0.1)
+DEVICES:          4
+PINNED DEVICES:   2
+TRACKING DEVICES: 2
+BEHIND DEVICES:   2
+"
+        )
+    );
+
+    let api = Api::start();
+    api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(true));
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "myorg/myfleet", "--policy", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "id": 1001, "app_name": "myfleet", "slug": "myorg/myfleet",
+            "device_type": "raspberrypi4-64", "commit": C1,
+            "release_policy": "tracking_latest",
+            "target_release": {"id": 5001, "commit": C1, "raw_version": "0.0.1"},
+            "device_counts": {"total": 4, "pinned": 2, "tracking": 2, "behind": 2},
+        })
+    );
+    // The official keys come first, in the official order.
+    assert!(out
+        .stdout
+        .starts_with("{\n  \"id\": 1001,\n  \"app_name\": \"myfleet\",\n  \"slug\""));
+    assert_eq!(api.lines().len(), 1);
+}
+
+#[test]
+fn fleet_policy_without_target_or_devices() {
+    let api = Api::start();
+    api.on(
+        "GET",
+        FLEET_POLICY_GET,
+        200,
+        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "myorg/myfleet", "--policy"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "== myfleet
+ID:               1001
+DEVICE TYPE:      raspberrypi4-64
+SLUG:             myorg/myfleet
+RELEASE POLICY:   Tracking latest
+TARGET RELEASE:   N/a
+DEVICES:          0
+PINNED DEVICES:   0
+TRACKING DEVICES: 0
+BEHIND DEVICES:   0
+"
+    );
+}
+
+const REL_LOOKUP: &str = "/v7/release?$select=id,commit,created_at,status,raw_version,semver,is_final,build_log,start_timestamp,end_timestamp&$filter=startswith(commit,%27bbbbbbb%27)&$expand=release_tag($select=tag_key,value),should_be_running_on__application/$count,is_pinned_to__device/$count,is_running_on__device/$count&$top=25";
+const REL_USES: &str = "/v7/release(5002)?$select=id&$expand=should_be_running_on__application($select=id,slug;$orderby=slug%20asc;$top=20),is_pinned_to__device($select=id,uuid,device_name;$orderby=device_name%20asc;$top=20),is_running_on__device($select=id,uuid,device_name;$orderby=device_name%20asc;$top=20)";
+
+fn release_uses_row(running: usize) -> String {
+    let devs: Vec<String> = (0..running.min(20))
+        .map(|i| {
+            format!(
+                r#"{{"id":{},"uuid":"u{i:02}","device_name":"dev-{i:02}"}}"#,
+                4000 + i
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"d":[{{"id":5002,"should_be_running_on__application":[{{"id":1001,"slug":"myorg/myfleet"}},{{"id":1002,"slug":"myorg/other"}}],"is_pinned_to__device":[{{"id":3001,"uuid":"abcdef0123456789abcdef0123456789","device_name":"canary-1"}}],"is_running_on__device":[{}]}}]}}"#,
+        devs.join(",")
+    )
+}
+
+#[test]
+fn release_policy_rows_follow_the_official_ones_with_one_more_request() {
+    let api = Api::start();
+    api.on(
+        "GET",
+        REL_LOOKUP,
+        200,
+        &format!(
+            r#"{{"d":[{{"id":5002,"commit":"{C2}","created_at":"2024-02-02T00:00:00.000Z","status":"success","raw_version":"0.0.2","semver":"0.0.2","is_final":true,"build_log":"log b","start_timestamp":"2024-02-02T00:00:00.000Z","end_timestamp":"2024-02-02T00:05:00.000Z","release_tag":[{{"tag_key":"k1","value":"v1"}}],"should_be_running_on__application":2,"is_pinned_to__device":1,"is_running_on__device":23}}]}}"#
+        ),
+    );
+    api.on("GET", REL_USES, 200, &release_uses_row(23));
+    let env = Env::new(&api);
+    let out = env.run(&["release", "bbbbbbb", "--policy"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {REL_LOOKUP}"), format!("GET {REL_USES}")]
+    );
+    let running: String = (0..20)
+        .map(|i| format!("                    u{i:02} dev-{i:02}\n"))
+        .collect();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "ID:                 5002
+COMMIT:             {C2}
+CREATED AT:         2024-02-02T00:00:00.000Z
+STATUS:             success
+VERSION:            0.0.2
+IS FINAL:           true
+BUILD LOG:          log b
+START TIMESTAMP:    2024-02-02T00:00:00.000Z
+END TIMESTAMP:      2024-02-02T00:05:00.000Z
+TAGS:               k1=v1
+TARGETED BY FLEETS: 2
+                    myorg/myfleet
+                    myorg/other
+PINNED DEVICES:     1
+                    abcdef0123456789abcdef0123456789 canary-1
+RUNNING DEVICES:    23
+{running}                    … and 3 more
+"
+        )
+    );
+}
+
+#[test]
+fn release_policy_json_merges_into_the_json_request() {
+    let api = Api::start();
+    let lookup = "/v7/release?$filter=startswith(commit,%27bbbbbbb%27)&$expand=release_tag($select=tag_key,value),should_be_running_on__application/$count,is_pinned_to__device/$count,is_running_on__device/$count&$top=25";
+    let uses = REL_USES.replace("$select=id&", "$select=id,raw_version,build_log&");
+    api.on(
+        "GET",
+        lookup,
+        200,
+        &format!(
+            r#"{{"d":[{{"id":5002,"commit":"{C2}","status":"success","belongs_to__application":{{"__id":1001}},"release_tag":[],"should_be_running_on__application":2,"is_pinned_to__device":1,"is_running_on__device":0}}]}}"#
+        ),
+    );
+    api.on(
+        "GET",
+        &uses,
+        200,
+        &release_uses_row(0).replace(
+            r#""id":5002,"#,
+            r#""id":5002,"raw_version":"0.0.2","build_log":"log b","#,
+        ),
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["release", "bbbbbbb", "--policy", "--json"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {lookup}"), format!("GET {uses}")]
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "id": 5002, "commit": C2, "status": "success",
+            "belongs_to__application": {"__id": 1001}, "release_tag": [],
+            "raw_version": "0.0.2", "build_log": "log b",
+            "targeted_by_fleets": {"count": 2, "items": [
+                {"id": 1001, "slug": "myorg/myfleet"}, {"id": 1002, "slug": "myorg/other"}]},
+            "pinned_devices": {"count": 1, "items": [
+                {"id": 3001, "uuid": "abcdef0123456789abcdef0123456789", "device_name": "canary-1"}]},
+            "running_devices": {"count": 0, "items": []},
+        })
+    );
+}
+
+#[test]
+fn without_policy_the_official_requests_are_unchanged() {
+    let api = Api::start();
+    let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
+    api.on(
+        "GET",
+        get,
+        200,
+        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":false,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"commit":"aaaaaaa1111111111111111111111111"}]}]}"#,
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "myorg/myfleet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\nCOMMIT:      {C1}\n")
+    );
+    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+}
