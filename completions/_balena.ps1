@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;fleet' {
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Also show the release policy, the target release and the device counts (pinned, tracking, behind), after the official rows')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -141,7 +142,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices, optionally of one fleet')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List devices, optionally of one fleet, with their release policy')
             [CompletionResult]::new('pin', 'pin', [CompletionResultType]::ParameterValue, 'Pin devices to a release, or show a device''s current release policy')
             [CompletionResult]::new('track-fleet', 'track-fleet', [CompletionResultType]::ParameterValue, 'Make devices track their fleet''s release again (remove their pins)')
             break
@@ -149,6 +150,10 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
         'balena;device;list' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Only the devices of this fleet (slug, name, uuid or id)')
             [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Only the devices of this fleet (slug, name, uuid or id)')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several')
+            [CompletionResult]::new('--pinned', '--pinned', [CompletionResultType]::ParameterName, 'Only the devices pinned to a release')
+            [CompletionResult]::new('--tracking', '--tracking', [CompletionResultType]::ParameterName, 'Only the devices that track their fleet''s release (not pinned)')
+            [CompletionResult]::new('--behind', '--behind', [CompletionResultType]::ParameterName, 'Only the devices whose running release differs from their target release')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -191,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;release' {
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Also show which fleets target the release, and which devices are pinned to it or run it, after the official rows')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')

@@ -116,7 +116,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__device__subcmd__list)
-            opts="-f -h -V --fleet --debug --json --unsupported --help --version"
+            opts="-f -h -V --fleet --pinned --tracking --behind --tag --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,6 +127,10 @@ _balena() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -198,7 +202,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet)
-            opts="-h -V --debug --json --unsupported --help --version list pin track-latest rollback"
+            opts="-h -V --policy --debug --json --unsupported --help --version list pin track-latest rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,7 +320,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__release)
-            opts="-h -V --debug --json --unsupported --help --version list"
+            opts="-h -V --policy --debug --json --unsupported --help --version list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -64,6 +64,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;fleet'= {
+            cand --policy 'Also show the release policy, the target release and the device counts (pinned, tracking, behind), after the official rows'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -129,13 +130,17 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand list 'List devices, optionally of one fleet'
+            cand list 'List devices, optionally of one fleet, with their release policy'
             cand pin 'Pin devices to a release, or show a device''s current release policy'
             cand track-fleet 'Make devices track their fleet''s release again (remove their pins)'
         }
         &'balena;device;list'= {
             cand -f 'Only the devices of this fleet (slug, name, uuid or id)'
             cand --fleet 'Only the devices of this fleet (slug, name, uuid or id)'
+            cand --tag 'Only the devices with this tag (KEY, any value) or tag value (KEY=VALUE); repeat to require several'
+            cand --pinned 'Only the devices pinned to a release'
+            cand --tracking 'Only the devices that track their fleet''s release (not pinned)'
+            cand --behind 'Only the devices whose running release differs from their target release'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -175,6 +180,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;release'= {
+            cand --policy 'Also show which fleets target the release, and which devices are pinned to it or run it, after the official rows'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
