@@ -12,3 +12,4 @@ mod harness;
 mod release;
 mod security;
 mod views;
+mod wait;
