@@ -25,17 +25,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "bench-token-0123456789"
 
 
-def run_measured(argv, env):
+def run_measured(argv, env, tmp):
+    """Wall time in ms and peak RSS in MiB of one run. The RSS comes from GNU time's %M, measured
+    in a small exec'd child: wait4() on a child forked from Python would count Python's own pages."""
+    rss_file = os.path.join(tmp, "rss")
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, rusage = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = (time.perf_counter() - t0) * 1000.0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {code}: {err}")
-    return wall, rusage.ru_maxrss / 1024.0  # KiB -> MiB
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
+    with open(rss_file) as f:
+        rss_kib = int(f.read().strip().splitlines()[-1])
+    return wall, rss_kib / 1024.0
 
 
 def log_lines(path):
@@ -76,7 +78,7 @@ def main():
         rels = get("/v7/release?" + q(
             f"$select=commit&$filter=belongs_to__application eq {fleet['id']} and status eq 'success'&$top=2"))["d"]
         commits = [r["commit"] for r in rels]
-        n_rel = get("/v7/release/$count?" + q(f"$filter=belongs_to__application eq {fleet['id']}"))
+        n_rel = get("/v7/release/$count?" + q(f"$filter=belongs_to__application eq {fleet['id']}"))["d"]
 
         home = os.path.join(tmp, "home")
         os.makedirs(home)
@@ -85,6 +87,7 @@ def main():
                "BALENA_API_KEY": TOKEN}
         slug = fleet["slug"]
         cases = [
+            ("`/bin/true` (the floor: process start-up under the harness)", lambda i: ["/bin/true"]),
             ("`balena --version`", lambda i: [balena, "--version"]),
             (f"`balena fleet pin <fleet> <commit>` (alternating 2 commits, {n_rel} releases)",
              lambda i: [balena, "fleet", "pin", slug, commits[i % 2]]),
@@ -100,7 +103,7 @@ def main():
             walls, rss = [], []
             before = log_lines(log)
             for i in range(args.runs):
-                w, r = run_measured(argv(i), env)
+                w, r = run_measured(argv(i), env, tmp)
                 walls.append(w)
                 rss.append(r)
             time.sleep(0.05)
