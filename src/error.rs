@@ -121,7 +121,11 @@ pub struct Report {
     pub message: String,
     pub exit_code: u8,
     pub hint: Option<String>,
+    /// Items the error names: the candidates of an ambiguity, or the devices still behind.
     pub candidates: Vec<String>,
+    /// What those items are: `candidates`, or `behind` for a wait timeout. It is the key of
+    /// the list in the JSON error, and the heading of the list in the human one.
+    pub list_key: &'static str,
 }
 
 impl Report {
@@ -132,6 +136,7 @@ impl Report {
             exit_code,
             hint,
             candidates: Vec::new(),
+            list_key: "candidates",
         }
     }
 
@@ -259,6 +264,7 @@ fn classify_cli(e: &CliError) -> Report {
         ),
         CliError::WaitTimeout { behind } => Report {
             candidates: behind.clone(),
+            list_key: "behind",
             ..Report::new(
                 "BalenaWaitTimeout",
                 msg,

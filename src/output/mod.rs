@@ -60,7 +60,10 @@ pub fn render_error_human(r: &Report) -> String {
     }
     let mut s = format!("error: {}\n", r.message);
     if !r.candidates.is_empty() {
-        s.push_str("candidates:\n");
+        s.push_str(match r.list_key {
+            "behind" => "still behind:\n",
+            _ => "candidates:\n",
+        });
         for c in &r.candidates {
             s.push_str(&format!("  {c}\n"));
         }
@@ -71,7 +74,8 @@ pub fn render_error_human(r: &Report) -> String {
     s
 }
 
-/// `{"error":{"name":…,"message":…,"exitCode":…,"hint":…,"candidates":[…]}}` on one line.
+/// `{"error":{"name":…,"message":…,"exitCode":…,"hint":…,"candidates":[…]}}` on one line
+/// (`"behind":[…]` instead of `"candidates"` for a wait timeout).
 pub fn render_error_json(r: &Report) -> String {
     let mut e = serde_json::Map::new();
     e.insert("name".into(), r.name.clone().into());
@@ -81,7 +85,7 @@ pub fn render_error_json(r: &Report) -> String {
         e.insert("hint".into(), h.clone().into());
     }
     if !r.candidates.is_empty() {
-        e.insert("candidates".into(), r.candidates.clone().into());
+        e.insert(r.list_key.into(), r.candidates.clone().into());
     }
     let mut o = serde_json::Map::new();
     o.insert("error".into(), serde_json::Value::Object(e));
@@ -108,7 +112,25 @@ mod tests {
             exit_code: 5,
             hint: Some("Use the slug.".into()),
             candidates: vec!["a/myfleet (id 1)".into(), "b/myfleet (id 2)".into()],
+            list_key: "candidates",
         }
+    }
+
+    #[test]
+    fn wait_timeout_lists_the_devices_still_behind() {
+        let r = Report {
+            name: "BalenaWaitTimeout".into(),
+            message: "timed out".into(),
+            exit_code: 8,
+            hint: None,
+            candidates: vec!["abc (dev-1)".into()],
+            list_key: "behind",
+        };
+        assert_eq!(
+            render_error_human(&r),
+            "error: timed out\nstill behind:\n  abc (dev-1)\n"
+        );
+        assert!(render_error_json(&r).contains(r#""behind":["abc (dev-1)"]"#));
     }
 
     #[test]
