@@ -99,8 +99,17 @@ fn whoami_device_and_app_actors_match_transcript() {
     );
 }
 
-const FLEET_GET: &str = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
-const FLEET_ROW: &str = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"commit":"aaaaaaa1111111111111111111111111"}]}]}"#;
+const FLEET_GET: &str = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+const FLEET_ROW: &str = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":false,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"id":5001,"commit":"aaaaaaa1111111111111111111111111","raw_version":"0.0.1"}],"owns__device":[{"id":3001,"is_pinned_on__release":null,"is_running__release":{"__id":5001},"should_be_running__release":{"__id":5001}}]}]}"#;
+
+/// `out` starts with the official CLI's bytes, exactly; the rest of `out`.
+fn after_official<'a>(out: &'a str, official: &str) -> &'a str {
+    assert!(
+        out.starts_with(official),
+        "the official part differs:\n--- want (prefix)\n{official}--- got\n{out}"
+    );
+    &out[official.len()..]
+}
 
 #[test]
 fn fleet_show_matches_transcript() {
@@ -109,32 +118,92 @@ fn fleet_show_matches_transcript() {
     let env = Env::new(&api);
     let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // Transcript fleet-show-slug, byte for byte, then the release-policy rows.
+    let rest = after_official(
+        &out.stdout,
+        "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\nCOMMIT:      aaaaaaa1111111111111111111111111\n",
+    );
     assert_eq!(
-        out.stdout,
-        "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\nCOMMIT:      aaaaaaa1111111111111111111111111\n"
+        rest,
+        "\nRELEASE POLICY:   Pinned\nTARGET RELEASE:   aaaaaaa (0.0.1)\nDEVICES:          1\nPINNED DEVICES:   0\nTRACKING DEVICES: 1\nBEHIND DEVICES:   0\n"
     );
     let out = env.run(&["fleet", "myorg/myfleet", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Transcript fleet-show-json without its closing `\n}`: the official keys in order,
+    // then the extra keys.
+    let rest = after_official(
+        &out.stdout,
+        "{\n  \"id\": 1001,\n  \"app_name\": \"myfleet\",\n  \"slug\": \"myorg/myfleet\",\n  \"device_type\": \"raspberrypi4-64\",\n  \"commit\": \"aaaaaaa1111111111111111111111111\"",
+    );
     assert_eq!(
-        out.stdout,
-        "{\n  \"id\": 1001,\n  \"app_name\": \"myfleet\",\n  \"slug\": \"myorg/myfleet\",\n  \"device_type\": \"raspberrypi4-64\",\n  \"commit\": \"aaaaaaa1111111111111111111111111\"\n}\n"
+        rest,
+        ",\n  \"release_policy\": \"pinned\",\n  \"target_release\": {\n    \"id\": 5001,\n    \"commit\": \"aaaaaaa1111111111111111111111111\",\n    \"raw_version\": \"0.0.1\"\n  },\n  \"device_counts\": {\n    \"total\": 1,\n    \"pinned\": 0,\n    \"tracking\": 1,\n    \"behind\": 0\n  }\n}\n"
+    );
+    assert_eq!(api.lines(), vec![format!("GET {FLEET_GET}"); 2]);
+}
+
+#[test]
+fn fleet_unpinned_matches_transcript() {
+    let api = Api::start();
+    api.on(
+        "GET",
+        FLEET_GET,
+        200,
+        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
+    );
+    let env = Env::new(&api);
+    let out = env.run(&["fleet", "myorg/myfleet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Transcript fleet-unpinned, byte for byte, then the release-policy rows.
+    let rest = after_official(
+        &out.stdout,
+        "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\n",
+    );
+    assert_eq!(
+        rest,
+        "\nRELEASE POLICY:   Tracking latest\nTARGET RELEASE:   N/a\nDEVICES:          0\nPINNED DEVICES:   0\nTRACKING DEVICES: 0\nBEHIND DEVICES:   0\n"
+    );
+    let out = env.run(&["fleet", "myorg/myfleet", "--json"]);
+    // Transcript fleet-json-unpinned without its closing `\n}`.
+    let rest = after_official(
+        &out.stdout,
+        "{\n  \"id\": 1001,\n  \"app_name\": \"myfleet\",\n  \"slug\": \"myorg/myfleet\",\n  \"device_type\": \"raspberrypi4-64\"",
+    );
+    assert!(
+        rest.starts_with(
+            ",\n  \"release_policy\": \"tracking_latest\",\n  \"target_release\": null,\n"
+        ),
+        "{rest}"
     );
 }
 
 #[test]
 fn release_show_matches_transcript() {
     let api = Api::start();
-    let get = "/v7/release?$select=id,commit,created_at,status,raw_version,semver,is_final,build_log,start_timestamp,end_timestamp&$filter=(startswith(commit,%275001%27))%20or%20(id%20eq%205001)&$expand=release_tag($select=tag_key,value)&$top=25";
+    let get = "/v7/release?$select=id,commit,created_at,status,raw_version,semver,is_final,build_log,start_timestamp,end_timestamp&$filter=(startswith(commit,%275001%27))%20or%20(id%20eq%205001)&$expand=release_tag($select=tag_key,value),should_be_running_on__application/$count,is_pinned_to__device/$count,is_running_on__device/$count&$top=25";
+    let uses = "/v7/release(5001)?$select=id&$expand=should_be_running_on__application($select=id,slug;$orderby=slug%20asc;$top=20),is_pinned_to__device($select=id,uuid,device_name;$orderby=device_name%20asc;$top=20),is_running_on__device($select=id,uuid,device_name;$orderby=device_name%20asc;$top=20)";
     api.on(
         "GET",
         get,
         200,
-        r#"{"d":[{"id":5001,"commit":"aaaaaaa1111111111111111111111111","created_at":"2024-01-01T00:00:00.000Z","status":"success","raw_version":"0.0.1","semver":"0.0.1","is_final":false,"build_log":null,"start_timestamp":"2024-01-01T00:00:00.000Z","end_timestamp":null,"release_tag":[]}]}"#,
+        r#"{"d":[{"id":5001,"commit":"aaaaaaa1111111111111111111111111","created_at":"2024-01-01T00:00:00.000Z","status":"success","raw_version":"0.0.1","semver":"0.0.1","is_final":false,"build_log":null,"start_timestamp":"2024-01-01T00:00:00.000Z","end_timestamp":null,"release_tag":[],"should_be_running_on__application":1,"is_pinned_to__device":0,"is_running_on__device":1}]}"#,
+    );
+    api.on(
+        "GET",
+        uses,
+        200,
+        r#"{"d":[{"id":5001,"should_be_running_on__application":[{"id":1001,"slug":"myorg/myfleet"}],"is_pinned_to__device":[],"is_running_on__device":[{"id":3001,"uuid":"abcdef0123456789abcdef0123456789","device_name":"my-device_1"}]}]}"#,
     );
     let env = Env::new(&api);
     let out = env.run(&["release", "5001"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
-        out.stdout,
+        api.lines(),
+        vec![format!("GET {get}"), format!("GET {uses}")]
+    );
+    // Transcript rel-show-5001, byte for byte, then the rows of the release's uses.
+    let rest = after_official(
+        &out.stdout,
         "ID:              5001
 COMMIT:          aaaaaaa1111111111111111111111111
 CREATED AT:      2024-01-01T00:00:00.000Z
@@ -145,6 +214,16 @@ BUILD LOG:       N/a
 START TIMESTAMP: 2024-01-01T00:00:00.000Z
 END TIMESTAMP:   N/a
 TAGS:
+",
+    );
+    assert_eq!(
+        rest,
+        "
+TARGETED BY FLEETS: 1
+                    myorg/myfleet
+PINNED DEVICES:     0
+RUNNING DEVICES:    1
+                    abcdef0123456789abcdef0123456789 my-device_1
 "
     );
 }

@@ -271,15 +271,15 @@ fn fleet_identifier_forms_use_one_filter() {
     let api = Api::start();
     let base = "/v7/application?$filter=";
     let exp =
-        "&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
+        "&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
     let by_name = format!("{base}(app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)){exp}");
     let by_id = format!("{base}((app_name%20eq%20%271001%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)))%20or%20(id%20eq%201001){exp}");
-    let row = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[]}]}"#;
+    let row = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#;
     api.on("GET", &by_name, 200, row);
     api.on("GET", &by_id, 200, row);
     let env = Env::new(&api);
-    let want =
-        "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\n";
+    // The official rows, then the release-policy rows.
+    let want = "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\n\nRELEASE POLICY:   Tracking latest\nTARGET RELEASE:   N/a\nDEVICES:          0\nPINNED DEVICES:   0\nTRACKING DEVICES: 0\nBEHIND DEVICES:   0\n";
     let out = env.run(&["fleet", "MyFleet"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, want), "{}", out.stderr);
     let out = env.run(&["fleet", "1001"]);
@@ -293,7 +293,7 @@ fn fleet_identifier_forms_use_one_filter() {
 #[test]
 fn ambiguous_fleet_lists_candidates() {
     let api = Api::start();
-    let get = "/v7/application?$filter=(app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201))&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
+    let get = "/v7/application?$filter=(app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201))&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
     api.on(
         "GET",
         get,
@@ -312,7 +312,7 @@ fn ambiguous_fleet_lists_candidates() {
 #[test]
 fn fleet_not_found_confirms_the_session_first() {
     let api = Api::start();
-    let get = "/v7/application?$filter=slug%20eq%20%27nope%2Fnope%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
+    let get = "/v7/application?$filter=slug%20eq%20%27nope%2Fnope%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
     api.on("GET", get, 200, r#"{"d":[]}"#);
     api.on(
         "GET",
@@ -338,7 +338,7 @@ fn fleet_not_found_confirms_the_session_first() {
 #[test]
 fn guest_trap_unknown_token_is_login_required() {
     let api = Api::start();
-    let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
+    let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
     api.on("GET", get, 200, r#"{"d":[]}"#);
     api.on("GET", "/actor/v1/whoami", 401, "");
     let env = Env::new(&api);

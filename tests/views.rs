@@ -1,6 +1,7 @@
 //! Release-policy views (issue 4, item 5): `device list`'s release columns and filters,
-//! `fleet <x> --policy` and `release <x> --policy`. The real binary against a recording
-//! mock: every test asserts the exact requests and the exact output.
+//! and the rows that `fleet <x>` and `release <x>` print after the official ones. The real
+//! binary against a recording mock: every test asserts the exact requests and the exact
+//! output.
 
 mod common;
 
@@ -198,21 +199,22 @@ fn fleet_policy_row(tracking: bool) -> String {
 }
 
 #[test]
-fn fleet_policy_rows_follow_the_official_ones_in_one_request() {
+fn fleet_show_policy_rows_follow_the_official_ones_in_one_request() {
     let api = Api::start();
     api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(false));
     let env = Env::new(&api);
-    let out = env.run(&["fleet", "myorg/MyFleet", "--policy"]);
+    let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(api.lines(), vec![format!("GET {FLEET_POLICY_GET}")]);
     assert_eq!(
         out.stdout,
         format!(
             "== myfleet
-ID:               1001
-DEVICE TYPE:      raspberrypi4-64
-SLUG:             myorg/myfleet
-COMMIT:           {C1}
+ID:          1001
+DEVICE TYPE: raspberrypi4-64
+SLUG:        myorg/myfleet
+COMMIT:      {C1}
+
 RELEASE POLICY:   Pinned
 TARGET RELEASE:   aaaaaaa (0.0.1)
 DEVICES:          4
@@ -226,7 +228,7 @@ BEHIND DEVICES:   2
     let api = Api::start();
     api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(true));
     let env = Env::new(&api);
-    let out = env.run(&["fleet", "myorg/myfleet", "--policy", "--json"]);
+    let out = env.run(&["fleet", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
@@ -247,7 +249,7 @@ BEHIND DEVICES:   2
 }
 
 #[test]
-fn fleet_policy_without_target_or_devices() {
+fn fleet_show_without_target_or_devices() {
     let api = Api::start();
     api.on(
         "GET",
@@ -256,14 +258,15 @@ fn fleet_policy_without_target_or_devices() {
         r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
     );
     let env = Env::new(&api);
-    let out = env.run(&["fleet", "myorg/myfleet", "--policy"]);
+    let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
         "== myfleet
-ID:               1001
-DEVICE TYPE:      raspberrypi4-64
-SLUG:             myorg/myfleet
+ID:          1001
+DEVICE TYPE: raspberrypi4-64
+SLUG:        myorg/myfleet
+
 RELEASE POLICY:   Tracking latest
 TARGET RELEASE:   N/a
 DEVICES:          0
@@ -293,7 +296,7 @@ fn release_uses_row(running: usize) -> String {
 }
 
 #[test]
-fn release_policy_rows_follow_the_official_ones_with_one_more_request() {
+fn release_show_use_rows_follow_the_official_ones_with_one_more_request() {
     let api = Api::start();
     api.on(
         "GET",
@@ -305,7 +308,7 @@ fn release_policy_rows_follow_the_official_ones_with_one_more_request() {
     );
     api.on("GET", REL_USES, 200, &release_uses_row(23));
     let env = Env::new(&api);
-    let out = env.run(&["release", "bbbbbbb", "--policy"]);
+    let out = env.run(&["release", "bbbbbbb"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(
         api.lines(),
@@ -317,16 +320,17 @@ fn release_policy_rows_follow_the_official_ones_with_one_more_request() {
     assert_eq!(
         out.stdout,
         format!(
-            "ID:                 5002
-COMMIT:             {C2}
-CREATED AT:         2024-02-02T00:00:00.000Z
-STATUS:             success
-VERSION:            0.0.2
-IS FINAL:           true
-BUILD LOG:          log b
-START TIMESTAMP:    2024-02-02T00:00:00.000Z
-END TIMESTAMP:      2024-02-02T00:05:00.000Z
-TAGS:               k1=v1
+            "ID:              5002
+COMMIT:          {C2}
+CREATED AT:      2024-02-02T00:00:00.000Z
+STATUS:          success
+VERSION:         0.0.2
+IS FINAL:        true
+BUILD LOG:       log b
+START TIMESTAMP: 2024-02-02T00:00:00.000Z
+END TIMESTAMP:   2024-02-02T00:05:00.000Z
+TAGS:            k1=v1
+
 TARGETED BY FLEETS: 2
                     myorg/myfleet
                     myorg/other
@@ -340,7 +344,7 @@ RUNNING DEVICES:    23
 }
 
 #[test]
-fn release_policy_json_merges_into_the_json_request() {
+fn release_show_json_merges_the_uses_into_the_json_request() {
     let api = Api::start();
     let lookup = "/v7/release?$filter=startswith(commit,%27bbbbbbb%27)&$expand=release_tag($select=tag_key,value),should_be_running_on__application/$count,is_pinned_to__device/$count,is_running_on__device/$count&$top=25";
     let uses = REL_USES.replace("$select=id&", "$select=id,raw_version,build_log&");
@@ -349,7 +353,8 @@ fn release_policy_json_merges_into_the_json_request() {
         lookup,
         200,
         &format!(
-            r#"{{"d":[{{"id":5002,"commit":"{C2}","status":"success","belongs_to__application":{{"__id":1001}},"release_tag":[],"should_be_running_on__application":2,"is_pinned_to__device":1,"is_running_on__device":0}}]}}"#
+            // The counts amid the fields: taking them out must keep the others' order.
+            r#"{{"d":[{{"id":5002,"commit":"{C2}","should_be_running_on__application":2,"is_pinned_to__device":1,"status":"success","is_running_on__device":0,"belongs_to__application":{{"__id":1001}},"release_tag":[]}}]}}"#
         ),
     );
     api.on(
@@ -362,7 +367,7 @@ fn release_policy_json_merges_into_the_json_request() {
         ),
     );
     let env = Env::new(&api);
-    let out = env.run(&["release", "bbbbbbb", "--policy", "--json"]);
+    let out = env.run(&["release", "bbbbbbb", "--json"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(
         api.lines(),
@@ -382,24 +387,37 @@ fn release_policy_json_merges_into_the_json_request() {
             "running_devices": {"count": 0, "items": []},
         })
     );
+    // The lookup's keys in their order, then the explicit-read ones, then the uses.
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "commit",
+            "status",
+            "belongs_to__application",
+            "release_tag",
+            "raw_version",
+            "build_log",
+            "targeted_by_fleets",
+            "pinned_devices",
+            "running_devices"
+        ]
+    );
 }
 
 #[test]
-fn without_policy_the_official_requests_are_unchanged() {
+fn the_policy_flag_is_gone() {
+    // The rows are the default: `--policy` is an unknown argument, and no request is made.
     let api = Api::start();
-    let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)";
-    api.on(
-        "GET",
-        get,
-        200,
-        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":false,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"commit":"aaaaaaa1111111111111111111111111"}]}]}"#,
-    );
     let env = Env::new(&api);
-    let out = env.run(&["fleet", "myorg/myfleet"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.stdout,
-        format!("== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\nCOMMIT:      {C1}\n")
-    );
-    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    for args in [
+        &["fleet", "myorg/myfleet", "--policy"][..],
+        &["release", "bbbbbbb", "--policy"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("--policy"), "{}", out.stderr);
+    }
+    assert!(api.lines().is_empty(), "{:?}", api.lines());
 }

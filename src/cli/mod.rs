@@ -92,16 +92,7 @@ The token is checked with GET /actor/v1/whoami before it is saved to
         args_conflicts_with_subcommands = true,
         subcommand_negates_reqs = true,
         arg_required_else_help = true,
-        after_help = "\
-Examples:
-  balena fleet myorg/myfleet
-  balena fleet MyFleet --json
-  balena fleet myorg/myfleet --policy          policy, target and device counts
-  balena fleet list
-  balena fleet pin myorg/myfleet a1b2c3d
-  balena fleet pin myorg/myfleet latest --dry-run
-  balena fleet track-latest myorg/myfleet
-  balena fleet rollback myorg/myfleet --wait"
+        after_help = FLEET_AFTER_HELP
     )]
     Fleet(FleetArgs),
 
@@ -127,12 +118,7 @@ Examples:
         args_conflicts_with_subcommands = true,
         subcommand_negates_reqs = true,
         arg_required_else_help = true,
-        after_help = "\
-Examples:
-  balena release a1b2c3d
-  balena release 123456 --json
-  balena release a1b2c3d --policy              fleets and devices using it
-  balena release list myorg/myfleet"
+        after_help = RELEASE_AFTER_HELP
     )]
     Release(ReleaseArgs),
 
@@ -174,24 +160,29 @@ pub struct FleetArgs {
     /// The fleet to show: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
-    /// Also show the release policy, the target release and the device counts (pinned,
-    /// tracking, behind), after the official rows
-    #[arg(long, long_help = FLEET_POLICY_HELP)]
-    pub policy: bool,
 }
 
-const FLEET_POLICY_HELP: &str = "\
-Also show the fleet's release policy, its target release and its device counts, as rows
-after the official ones (still one request):
+const FLEET_AFTER_HELP: &str = "\
+`balena fleet <fleet>` prints the official CLI's rows, then, after a blank line, the
+fleet's release policy, its target release and its device counts (one request):
   RELEASE POLICY    `Tracking latest` or `Pinned`
   TARGET RELEASE    short commit (version) of should_be_running__release, or N/a
   DEVICES           all the fleet's devices
   PINNED DEVICES    devices pinned to a release of their own
   TRACKING DEVICES  devices that track the fleet's release
   BEHIND DEVICES    devices that have a target release and run another one (or none)
-With --json: `release_policy` (`tracking_latest` or `pinned`), `target_release`
-({id, commit, raw_version} or null) and `device_counts` ({total, pinned, tracking,
-behind}).";
+With --json: the official keys, then `release_policy` (`tracking_latest` or `pinned`),
+`target_release` ({id, commit, raw_version} or null) and `device_counts` ({total,
+pinned, tracking, behind}).
+
+Examples:
+  balena fleet myorg/myfleet                   official rows, then policy and counts
+  balena fleet MyFleet --json
+  balena fleet list
+  balena fleet pin myorg/myfleet a1b2c3d
+  balena fleet pin myorg/myfleet latest --dry-run
+  balena fleet track-latest myorg/myfleet
+  balena fleet rollback myorg/myfleet --wait";
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
@@ -502,20 +493,23 @@ pub struct ReleaseArgs {
     /// The release to show: full commit, commit prefix, id or version
     #[arg(value_name = "COMMIT_OR_ID", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
-    /// Also show which fleets target the release, and which devices are pinned to it or
-    /// run it, after the official rows
-    #[arg(long, long_help = RELEASE_POLICY_HELP)]
-    pub policy: bool,
 }
 
-const RELEASE_POLICY_HELP: &str = "\
-Also show where the release is used, as rows after the official ones (one more request):
+const RELEASE_AFTER_HELP: &str = "\
+`balena release <release>` prints the official CLI's rows, then, after a blank line,
+where the release is used (two requests):
   TARGETED BY FLEETS  the fleets whose target release it is (slug)
   PINNED DEVICES      the devices pinned to it (uuid and name)
   RUNNING DEVICES     the devices that run it (uuid and name)
 Each value is the count on its first line, then at most 20 items, one per line, then
-`… and N more` when there are more. With --json: `targeted_by_fleets`,
-`pinned_devices` and `running_devices`, each {count, items} (at most 20 items).";
+`… and N more` when there are more. With --json: the official keys, then
+`targeted_by_fleets`, `pinned_devices` and `running_devices`, each {count, items} (at
+most 20 items).
+
+Examples:
+  balena release a1b2c3d                       official rows, then its fleets and devices
+  balena release 123456 --json
+  balena release list myorg/myfleet";
 
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCommand {

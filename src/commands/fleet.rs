@@ -48,23 +48,19 @@ fn device_counts(devices: &[Value]) -> Value {
     })
 }
 
-/// `balena fleet <fleet> [--policy]`: 1 request. With `--policy` the same request also
-/// expands the target's version and the devices' release fields (ids only), for the rows
-/// after the official ones.
-pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
-    let target_fields: &[&str] = if with_policy {
-        SUMMARY_FIELDS
-    } else {
-        &["commit"]
-    };
-    let mut q = Query::new()
+/// `balena fleet <fleet>`: 1 request. The official rows (byte-identical to the official
+/// CLI), then, after a blank line, the release policy, the target release and the device
+/// counts: the same request also expands the target's version and the devices' release
+/// fields (ids only). `--json`: the official keys, then `release_policy`, `target_release`
+/// and `device_counts`.
+pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
+    let q = Query::new()
         .expand("is_for__device_type", Query::new().select(&["slug"]))
         .expand(
             "should_be_running__release",
-            Query::new().select(target_fields),
-        );
-    if with_policy {
-        q = q.expand(
+            Query::new().select(SUMMARY_FIELDS),
+        )
+        .expand(
             "owns__device",
             Query::new().select(&[
                 "id",
@@ -73,7 +69,6 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
                 "should_be_running__release",
             ]),
         );
-    }
     let v = find_fleet(ctx, arg, q).await?;
     let device_type = v
         .pointer("/is_for__device_type/0/slug")
@@ -107,51 +102,51 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
         if let Some(c) = commit {
             o.insert("commit".into(), Value::String(c));
         }
-        if with_policy {
-            o.insert(
-                "release_policy".into(),
-                match tracking {
-                    Some(true) => "tracking_latest".into(),
-                    Some(false) => "pinned".into(),
-                    None => Value::Null,
-                },
-            );
-            o.insert(
-                "target_release".into(),
-                v.pointer("/should_be_running__release/0")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
-            o.insert("device_counts".into(), counts);
-        }
+        o.insert(
+            "release_policy".into(),
+            match tracking {
+                Some(true) => "tracking_latest".into(),
+                Some(false) => "pinned".into(),
+                None => Value::Null,
+            },
+        );
+        o.insert(
+            "target_release".into(),
+            v.pointer("/should_be_running__release/0")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        o.insert("device_counts".into(), counts);
         output::json_pretty(&Value::Object(o));
         return Ok(());
     }
     let name = v.get("app_name").and_then(|s| s.as_str()).unwrap_or("");
-    let mut rows = vec![
+    let official = [
         ("ID", table::value(v.get("id"))),
         ("DEVICE TYPE", device_type),
         ("SLUG", table::value(v.get("slug"))),
         ("COMMIT", commit),
     ];
-    if with_policy {
-        let policy = tracking.map(|t| if t { "Tracking latest" } else { "Pinned" }.to_owned());
-        rows.extend([
-            ("RELEASE POLICY", policy),
-            (
-                "TARGET RELEASE",
-                Some(
-                    table::release(v.get("should_be_running__release"))
-                        .unwrap_or_else(|| "N/a".into()),
-                ),
+    let policy = tracking.map(|t| if t { "Tracking latest" } else { "Pinned" }.to_owned());
+    let extra = [
+        ("RELEASE POLICY", policy),
+        (
+            "TARGET RELEASE",
+            Some(
+                table::release(v.get("should_be_running__release")).unwrap_or_else(|| "N/a".into()),
             ),
-            ("DEVICES", table::value(counts.get("total"))),
-            ("PINNED DEVICES", table::value(counts.get("pinned"))),
-            ("TRACKING DEVICES", table::value(counts.get("tracking"))),
-            ("BEHIND DEVICES", table::value(counts.get("behind"))),
-        ]);
-    }
-    output::stdout(&table::vertical(Some(name), &rows));
+        ),
+        ("DEVICES", table::value(counts.get("total"))),
+        ("PINNED DEVICES", table::value(counts.get("pinned"))),
+        ("TRACKING DEVICES", table::value(counts.get("tracking"))),
+        ("BEHIND DEVICES", table::value(counts.get("behind"))),
+    ];
+    // Two blocks, each aligned on its own: the official rows keep the official alignment.
+    output::stdout(&format!(
+        "{}\n{}",
+        table::vertical(Some(name), &official),
+        table::vertical(None, &extra)
+    ));
     Ok(())
 }
 

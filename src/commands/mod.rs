@@ -62,7 +62,7 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
             (Some(FleetCommand::Rollback(r)), _) => {
                 fleet::rollback(ctx, &r.fleet, &r.mutation).await
             }
-            (None, Some(f)) => fleet::show(ctx, &f, a.policy).await,
+            (None, Some(f)) => fleet::show(ctx, &f).await,
             (None, None) => Err(usage("a fleet is required", "balena fleet <fleet>")),
         },
         Command::Device(a) => match (a.command, a.uuid) {
@@ -74,7 +74,7 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
         },
         Command::Release(a) => match (a.command, a.release) {
             (Some(ReleaseCommand::List(l)), _) => release::list(ctx, &l.fleet).await,
-            (None, Some(r)) => release::show(ctx, &r, a.policy).await,
+            (None, Some(r)) => release::show(ctx, &r).await,
             (None, None) => Err(usage("a release is required", "balena release <commit|id>")),
         },
         Command::Releases(a) => match (a.command, a.fleet) {

@@ -106,8 +106,8 @@ const SHOW_FIELDS: &[&str] = &[
     "end_timestamp",
 ];
 
-/// The reverse navigations of a release that `--policy` shows: (navigation, JSON key, row
-/// label).
+/// The reverse navigations of a release that `release <x>` shows after the official rows:
+/// (navigation, JSON key, row label).
 const USES: [(&str, &str, &str); 3] = [
     (
         "should_be_running_on__application",
@@ -174,23 +174,22 @@ fn use_line(item: &Value) -> String {
     }
 }
 
-/// `balena release <commit|id|version> [--policy]`: 1 request (2 with `--json`). With
-/// `--policy`: the lookup also counts the release's uses, and one more request (merged
-/// with the `--json` one) reads the first items of each.
-pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
+/// `balena release <commit|id|version>`: 2 requests. The lookup also counts the release's
+/// uses, and the second request (which also reads `--json`'s explicit-read fields) reads the
+/// first items of each. The official rows (byte-identical to the official CLI), then, after
+/// a blank line, the uses. `--json`: the official keys, then `targeted_by_fleets`,
+/// `pinned_devices` and `running_devices`.
+pub async fn show(ctx: &Context, arg: &str) -> Result<()> {
     let filter = release_filter(arg)?;
     ctx.api.require_token()?;
     let mut q = Query::new();
     if !ctx.json {
         q = q.select(SHOW_FIELDS);
     }
-    let mut q = q
+    let q = q
         .filter(filter)
         .expand("release_tag", Query::new().select(&["tag_key", "value"]));
-    if with_policy {
-        q = use_counts(q);
-    }
-    let q = q.top(RELEASE_TOP);
+    let q = use_counts(q).top(RELEASE_TOP);
     let rows = ctx.api.get_rows(&odata::path("release", &q)).await?;
     let typed: Vec<Release> = rows
         .iter()
@@ -218,38 +217,32 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
         .into_iter()
         .find(|r| r.get("id").and_then(|v| v.as_i64()) == Some(chosen.id))
         .unwrap_or(Value::Null);
-    // The second request: `--json`'s explicit-read fields and/or `--policy`'s items.
-    let extra = if ctx.json || with_policy {
-        let mut extra_q = Query::new().select(if ctx.json {
-            &["id", "raw_version", "build_log"][..]
-        } else {
-            &["id"][..]
-        });
-        if with_policy {
-            extra_q = use_rows(extra_q);
-        }
-        ctx.api
-            .get_rows(&odata::path(&format!("release({})", chosen.id), &extra_q))
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or(Value::Null)
+    // The second request: the uses' items, and `--json`'s explicit-read fields.
+    let extra_q = use_rows(Query::new().select(if ctx.json {
+        &["id", "raw_version", "build_log"][..]
     } else {
-        Value::Null
-    };
-    let uses: Vec<(&str, &str, usize, Vec<Value>)> = if with_policy {
-        USES.iter()
-            .map(|(nav, key, label)| {
-                let (count, items) = use_of(&row, &extra, nav);
-                (*key, *label, count, items)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if let Value::Object(o) = &mut row {
-        for (nav, _, _) in USES {
-            o.remove(nav);
+        &["id"][..]
+    }));
+    let mut extra = ctx
+        .api
+        .get_rows(&odata::path(&format!("release({})", chosen.id), &extra_q))
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+    let uses: Vec<(&str, &str, usize, Vec<Value>)> = USES
+        .iter()
+        .map(|(nav, key, label)| {
+            let (count, items) = use_of(&row, &extra, nav);
+            (*key, *label, count, items)
+        })
+        .collect();
+    // The counts and items are not official keys: out, keeping the others' order.
+    for v in [&mut row, &mut extra] {
+        if let Value::Object(o) = v {
+            for (nav, _, _) in USES {
+                o.shift_remove(nav);
+            }
         }
     }
     if ctx.json {
@@ -259,9 +252,7 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
         };
         if let Value::Object(e) = extra {
             for (k, v) in e {
-                if !USES.iter().any(|(nav, _, _)| *nav == k) {
-                    o.insert(k, v);
-                }
+                o.insert(k, v);
             }
         }
         for (key, _, count, items) in uses {
@@ -286,7 +277,7 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    let mut table_rows = vec![
+    let official = [
         ("ID", na("id")),
         ("COMMIT", na("commit")),
         ("CREATED AT", na("created_at")),
@@ -298,10 +289,18 @@ pub async fn show(ctx: &Context, arg: &str, with_policy: bool) -> Result<()> {
         ("END TIMESTAMP", na("end_timestamp")),
         ("TAGS", Some(tags.join("\n"))),
     ];
-    for (_, label, count, items) in uses {
-        let lines: Vec<String> = items.iter().map(use_line).collect();
-        table_rows.push((label, Some(table::counted_list(count, &lines))));
-    }
-    output::stdout(&table::vertical(None, &table_rows));
+    let extra_rows: Vec<(&str, Option<String>)> = uses
+        .into_iter()
+        .map(|(_, label, count, items)| {
+            let lines: Vec<String> = items.iter().map(use_line).collect();
+            (label, Some(table::counted_list(count, &lines)))
+        })
+        .collect();
+    // Two blocks, each aligned on its own: the official rows keep the official alignment.
+    output::stdout(&format!(
+        "{}\n{}",
+        table::vertical(None, &official),
+        table::vertical(None, &extra_rows)
+    ));
     Ok(())
 }

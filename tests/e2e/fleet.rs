@@ -21,16 +21,28 @@ fn fleet_show_every_identifier_form() {
         assert_eq!(
             out.json(),
             json!({"id": 10, "app_name": "frontdoor", "slug": "acme/frontdoor",
-                   "device_type": "raspberrypi4-64", "commit": C100}),
+                   "device_type": "raspberrypi4-64", "commit": C100,
+                   "release_policy": "pinned",
+                   "target_release": {"id": 100, "commit": C100, "raw_version": "1.0.0"},
+                   "device_counts": {"total": 3, "pinned": 1, "tracking": 2, "behind": 2}}),
             "fleet {arg}"
+        );
+        // The official keys first, in the official order.
+        assert!(
+            out.stdout.starts_with(&format!(
+                "{{\n  \"id\": 10,\n  \"app_name\": \"frontdoor\",\n  \"slug\": \"acme/frontdoor\",\n  \"device_type\": \"raspberrypi4-64\",\n  \"commit\": \"{C100}\",\n"
+            )),
+            "fleet {arg}: {}",
+            out.stdout
         );
     }
     let out = env.run(&["fleet", "Acme/Backyard"]);
     out.ok();
+    // The official rows exactly, then the release-policy rows.
     assert_eq!(
         out.stdout,
         format!(
-            "== backyard\nID:          11\nDEVICE TYPE: intel-nuc\nSLUG:        acme/backyard\nCOMMIT:      {C111}\n"
+            "== backyard\nID:          11\nDEVICE TYPE: intel-nuc\nSLUG:        acme/backyard\nCOMMIT:      {C111}\n\nRELEASE POLICY:   Tracking latest\nTARGET RELEASE:   bacc110 (0.2.0)\nDEVICES:          1\nPINNED DEVICES:   0\nTRACKING DEVICES: 1\nBEHIND DEVICES:   1\n"
         )
     );
     assert_eq!(out.stderr, "");

@@ -56,8 +56,32 @@ fn release_show_every_identifier_form() {
         ]
     );
 
-    let out = env.run(&["release", "v1.1.0"]);
+    // The uses come after the official keys.
+    assert_eq!(
+        v["pinned_devices"],
+        json!({"count": 1, "items": [{"id": 1000, "uuid": DOOR1, "device_name": "door-1"}]})
+    );
+    let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys[keys.len() - 3..],
+        ["targeted_by_fleets", "pinned_devices", "running_devices"]
+    );
+
+    let (out, reqs) = counted(&sb, &env, &["release", "v1.1.0"]);
     out.ok();
+    assert_eq!(
+        reqs.iter().filter(|r| r.path.starts_with("/v7/")).count(),
+        2,
+        "{reqs:?}"
+    );
+    // The official rows (their own alignment), a blank line, then the uses.
+    let (official, uses) = out.stdout.split_once("\n\n").expect("two blocks");
+    assert!(official.starts_with("ID:              101\n"), "{official}");
+    assert!(official.contains("\nTAGS:            "), "{official}");
+    assert_eq!(
+        uses,
+        format!("TARGETED BY FLEETS: 0\nPINNED DEVICES:     1\n                    {DOOR1} door-1\nRUNNING DEVICES:    0\n")
+    );
     let f = vertical(&out.stdout);
     assert_eq!(f["ID"], "101");
     assert_eq!(f["COMMIT"], C101);

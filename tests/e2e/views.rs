@@ -1,5 +1,6 @@
 //! Release-policy views against the sandbox: `device list`'s release columns and filters,
-//! `fleet <x> --policy` and `release <x> --policy`. The fixture's frontdoor fleet is pinned
+//! and the rows after the official ones of `fleet <x>` and `release <x>`. The fixture's
+//! frontdoor fleet is pinned
 //! to release 100; door-1 is pinned to 101 and runs 100, door-2 tracks and runs 100, door-3
 //! tracks and runs nothing. Tags and extra devices are added over the API.
 
@@ -199,10 +200,10 @@ fn device_list_filters_run_on_the_server() {
 }
 
 #[test]
-fn fleet_policy_shows_policy_target_and_counts() {
+fn fleet_shows_policy_target_and_counts() {
     let sb = Sandbox::start();
     let env = TestEnv::logged_in(&sb);
-    let (out, reqs) = counted(&sb, &env, &["fleet", "acme/frontdoor", "--policy"]);
+    let (out, reqs) = counted(&sb, &env, &["fleet", "acme/frontdoor"]);
     out.ok();
     assert_eq!(
         reqs.iter().filter(|r| r.path.starts_with("/v7/")).count(),
@@ -213,10 +214,11 @@ fn fleet_policy_shows_policy_target_and_counts() {
         out.stdout,
         format!(
             "== frontdoor
-ID:               10
-DEVICE TYPE:      raspberrypi4-64
-SLUG:             acme/frontdoor
-COMMIT:           {C100}
+ID:          10
+DEVICE TYPE: raspberrypi4-64
+SLUG:        acme/frontdoor
+COMMIT:      {C100}
+
 RELEASE POLICY:   Pinned
 TARGET RELEASE:   c0ffee0 (1.0.0)
 DEVICES:          3
@@ -226,7 +228,7 @@ BEHIND DEVICES:   2
 "
         )
     );
-    let out = env.run(&["fleet", "Acme/Backyard", "--policy", "--json"]);
+    let out = env.run(&["fleet", "Acme/Backyard", "--json"]);
     out.ok();
     assert_eq!(
         out.json(),
@@ -236,19 +238,17 @@ BEHIND DEVICES:   2
                "target_release": {"id": 111, "commit": C111, "raw_version": "0.2.0"},
                "device_counts": {"total": 1, "pinned": 0, "tracking": 1, "behind": 1}})
     );
-    // Without --policy: the official rows only.
-    let out = env.run(&["fleet", "acme/backyard"]);
-    out.ok();
-    assert!(!out.stdout.contains("RELEASE POLICY"), "{}", out.stdout);
     // A fleet of another organisation stays invisible.
-    rejected(&sb, &env, &["fleet", "other/secret", "--policy"], 4);
+    rejected(&sb, &env, &["fleet", "other/secret"], 4);
+    // There is no opt-in flag any more.
+    rejected(&sb, &env, &["fleet", "acme/backyard", "--policy"], 2);
 }
 
 #[test]
-fn release_policy_lists_fleets_and_devices() {
+fn release_lists_fleets_and_devices() {
     let sb = Sandbox::start();
     let env = TestEnv::logged_in(&sb);
-    let (out, reqs) = counted(&sb, &env, &["release", "c0ffee0", "--policy"]);
+    let (out, reqs) = counted(&sb, &env, &["release", "c0ffee0"]);
     out.ok();
     let v7: Vec<&Logged> = reqs.iter().filter(|r| r.path.starts_with("/v7/")).collect();
     assert_eq!(v7.len(), 2, "{v7:?}");
@@ -284,7 +284,7 @@ fn release_policy_lists_fleets_and_devices() {
         ]
     );
 
-    let out = env.run(&["release", C101, "--policy", "--json"]);
+    let out = env.run(&["release", C101, "--json"]);
     out.ok();
     let v = out.json();
     assert_eq!(v["id"], json!(101));
@@ -309,7 +309,7 @@ fn release_policy_lists_fleets_and_devices() {
         );
         assert_eq!(st, 201, "device {i}");
     }
-    let out = env.run(&["release", "bacc110", "--policy"]);
+    let out = env.run(&["release", "bacc110"]);
     out.ok();
     let r = rows(&out.stdout);
     let running = row(&r, "RUNNING DEVICES");
@@ -319,7 +319,7 @@ fn release_policy_lists_fleets_and_devices() {
     assert_eq!(running[21], "… and 2 more");
     assert_eq!(row(&r, "TARGETED BY FLEETS"), ["1", "acme/backyard"]);
 
-    let out = env.run(&["fleet", "acme/backyard", "--policy", "--json"]);
+    let out = env.run(&["fleet", "acme/backyard", "--json"]);
     out.ok();
     assert_eq!(
         out.json()["device_counts"],
