@@ -71,7 +71,6 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;fleet' {
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Also show the release policy, the target release and the device counts (pinned, tracking, behind), after the official rows')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -196,7 +195,6 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;release' {
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Also show which fleets target the release, and which devices are pinned to it or run it, after the official rows')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')

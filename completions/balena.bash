@@ -202,7 +202,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet)
-            opts="-h -V --policy --debug --json --unsupported --help --version list pin track-latest rollback"
+            opts="-h -V --debug --json --unsupported --help --version list pin track-latest rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,7 +320,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__release)
-            opts="-h -V --policy --debug --json --unsupported --help --version list"
+            opts="-h -V --debug --json --unsupported --help --version list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -64,7 +64,6 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;fleet'= {
-            cand --policy 'Also show the release policy, the target release and the device counts (pinned, tracking, behind), after the official rows'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -180,7 +179,6 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;release'= {
-            cand --policy 'Also show which fleets target the release, and which devices are pinned to it or run it, after the official rows'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
