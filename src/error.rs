@@ -29,8 +29,12 @@ pub const EXIT_WAIT_TIMEOUT: u8 = 8;
 /// A bulk operation failed for some devices or fleets and succeeded for others.
 pub const EXIT_PARTIAL: u8 = 9;
 
-/// The exit-code table, shown in the root `--help`.
-pub const EXIT_CODES_HELP: &str = "\
+/// The exit-code table as a string literal, so that `concat!` can put it into the root
+/// `--help` (`crate::cli`) while this module keeps the one copy.
+#[macro_export]
+macro_rules! exit_codes_help {
+    () => {
+        "\
 Exit codes:
   0  success
   1  other error
@@ -41,7 +45,12 @@ Exit codes:
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
   8  --wait timed out (the devices still behind are listed)
-  9  partial failure (some devices or fleets failed, the others were changed)";
+  9  partial failure (some devices or fleets failed, the others were changed)"
+    };
+}
+
+/// The exit-code table, shown in the root `--help`.
+pub const EXIT_CODES_HELP: &str = exit_codes_help!();
 
 /// Errors the commands raise themselves.
 #[derive(Debug, thiserror::Error)]

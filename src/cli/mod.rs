@@ -11,7 +11,8 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-const ROOT_AFTER_HELP: &str = "\
+const ROOT_AFTER_HELP: &str = concat!(
+    "\
 Examples:
   balena login --token <token>
   balena release list myorg/myfleet
@@ -26,17 +27,9 @@ Settings: ~/.balenarc.yml, ./balenarc.yml, BALENARC_* variables (balenaUrl, apiU
 dataDirectory, connectTimeout, requestTimeout). Credentials: BALENA_API_KEY or
 BALENA_TOKEN, else <dataDirectory>/token (default ~/.balena/token).
 
-Exit codes:
-  0  success
-  1  other error
-  2  usage error
-  3  not logged in, or unauthorised (401/403)
-  4  not found (fleet, device or release)
-  5  ambiguous identifier (the candidates are listed)
-  6  refused by the server's rules, or release not pinnable
-  7  network, timeout or server failure, after retries
-  8  --wait timed out (the devices still behind are listed)
-  9  partial failure (some devices or fleets failed, the others were changed)";
+",
+    crate::exit_codes_help!()
+);
 
 #[derive(Debug, Parser)]
 #[command(
