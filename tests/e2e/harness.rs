@@ -48,8 +48,11 @@ pub const DOOR3: &str = "d0aa0000000000000000000000001002";
 pub const YARD1: &str = "ba5e0000000000000000000000001100";
 pub const BOB_DEVICE: &str = "0bb00000000000000000000000002000";
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e2e-seed.json")
+/// A fixture file under `tests/fixtures/`.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The `balena` binary under test.
@@ -81,11 +84,17 @@ pub struct Logged {
 }
 
 impl Logged {
-    pub fn line(&self) -> String {
+    /// `path?query`, or `path` without a query.
+    pub fn target(&self) -> String {
         match &self.query {
-            Some(q) => format!("{} {}?{} -> {}", self.method, self.path, q, self.status),
-            None => format!("{} {} -> {}", self.method, self.path, self.status),
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
         }
+    }
+
+    /// `METHOD path?query -> status`.
+    pub fn line(&self) -> String {
+        format!("{} {} -> {}", self.method, self.target(), self.status)
     }
 }
 
@@ -102,6 +111,13 @@ pub struct Sandbox {
 impl Sandbox {
     /// A fresh sandbox seeded with the e2e fixture.
     pub fn start() -> Sandbox {
+        Sandbox::start_with("e2e-seed.json", &[])
+    }
+
+    /// A fresh sandbox seeded with `tests/fixtures/<fixture>`, with alice's key [`TOKEN`]
+    /// registered for the fixture's default user, and `extra_args` after the usual ones
+    /// (e.g. `["--simulate-updates", "1s"]`).
+    pub fn start_with(fixture_name: &str, extra_args: &[&str]) -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("requests.jsonl");
         let stderr = std::fs::File::create(dir.path().join("stderr.txt")).expect("stderr file");
@@ -111,11 +127,12 @@ impl Sandbox {
             .arg("--db")
             .arg(dir.path().join("db.sqlite"))
             .arg("--seed")
-            .arg(fixture())
+            .arg(fixture(fixture_name))
             .arg("--token")
             .arg(TOKEN)
             .arg("--log")
             .arg(&log)
+            .args(extra_args)
             .env_clear()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -435,6 +452,15 @@ impl TestEnv {
 
     /// Runs `balena args…` with a cleared environment, bounded by a timeout.
     pub fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, None)
+    }
+
+    /// [`TestEnv::run`] with `stdin` as the standard input.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        self.run_with(args, Some(stdin))
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Out {
         let mut cmd = Command::new(balena_bin());
         cmd.args(args)
             .env_clear()
@@ -442,13 +468,26 @@ impl TestEnv {
             .env("BALENARC_API_URL", &self.api_url)
             .env("BALENARC_DATA_DIRECTORY", &self.data)
             .current_dir(self.home.path())
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.extra {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start balena");
+        if let Some(input) = stdin {
+            // Written from a thread (closing the pipe when done) so a large input never
+            // blocks on a child that is writing its output.
+            let mut si = child.stdin.take().expect("stdin");
+            let input = input.to_owned();
+            std::thread::spawn(move || {
+                let _ = si.write_all(input.as_bytes());
+            });
+        }
         let mut so = child.stdout.take().expect("stdout");
         let mut se = child.stderr.take().expect("stderr");
         let t_out = std::thread::spawn(move || {
