@@ -2,145 +2,65 @@
 //! `--simulate-updates` (every device online, each reaching its target release that long
 //! after the target changes).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{sandbox_bin, TestEnv, C102, DOOR1, DOOR2, DOOR3, TOKEN};
+use crate::harness::{Sandbox, TestEnv, C102, DOOR1, DOOR2, DOOR3};
 
 /// A sandbox seeded with the e2e fixture, simulating device updates that take `delay`.
-struct SimSandbox {
-    child: Child,
-    url: String,
-    addr: String,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+fn start(delay: &str) -> Sandbox {
+    Sandbox::start_with("e2e-seed.json", &["--simulate-updates", delay])
 }
 
-impl SimSandbox {
-    fn start(delay: &str) -> SimSandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("requests.jsonl");
-        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e2e-seed.json");
-        let mut child = Command::new(sandbox_bin())
-            .args(["--listen", "127.0.0.1:0", "--memory", "--seed"])
-            .arg(seed)
-            .args(["--token", TOKEN, "--simulate-updates", delay, "--log"])
-            .arg(&log)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start balena-sandbox");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let url = match lines.next() {
-            Some(Ok(l)) if l.starts_with("http://") => l.trim().to_owned(),
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("balena-sandbox did not print its URL: {other:?}");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let addr = url.trim_start_matches("http://").to_owned();
-        SimSandbox {
-            child,
-            url,
-            addr,
-            log,
-            _dir: dir,
-        }
-    }
+/// `(is_running__release, should_be_running__release)` of a device, as stored.
+fn running_and_target(sb: &Sandbox, uuid: &str) -> (Option<i64>, Option<i64>) {
+    let d = sb.row(&format!(
+        "/v7/device?$select=is_running__release,should_be_running__release&$filter=uuid%20eq%20%27{uuid}%27"
+    ));
+    (
+        d["is_running__release"]["__id"].as_i64(),
+        d["should_be_running__release"]["__id"].as_i64(),
+    )
+}
 
-    /// GET as alice (HTTP/1.0: no chunked body), parsed as JSON.
-    fn get(&self, path: &str) -> Value {
-        let mut s = TcpStream::connect(&self.addr).expect("connect to the sandbox");
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        write!(
-            s,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n",
-            self.addr
-        )
-        .expect("send");
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).expect("read");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("headers");
+/// Waits until every device of the fixture's fleet runs its target (the simulation
+/// settles the seed's devices first), so a test starts from a known state.
+fn settle(sb: &Sandbox) {
+    let start = Instant::now();
+    loop {
+        let v = sb.get("/v7/device?$select=id,is_running__release,should_be_running__release&$filter=belongs_to__application%20eq%2010");
+        let rows = v["d"].as_array().expect("rows");
+        if rows
+            .iter()
+            .all(|r| r["is_running__release"] == r["should_be_running__release"])
+        {
+            return;
+        }
         assert!(
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-            "GET {path}: {raw}"
+            start.elapsed() < Duration::from_secs(20),
+            "never settled: {v}"
         );
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
-    /// `(is_running__release, should_be_running__release)` of a device, as stored.
-    fn running_and_target(&self, uuid: &str) -> (Option<i64>, Option<i64>) {
-        let v = self.get(&format!(
-            "/v7/device?$select=is_running__release,should_be_running__release&$filter=uuid%20eq%20%27{uuid}%27"
-        ));
-        let d = &v["d"][0];
-        (
-            d["is_running__release"]["__id"].as_i64(),
-            d["should_be_running__release"]["__id"].as_i64(),
-        )
-    }
-
-    /// Waits until every device of the fixture's fleet runs its target (the simulation
-    /// settles the seed's devices first), so a test starts from a known state.
-    fn settle(&self) {
-        let start = Instant::now();
-        loop {
-            let v = self.get("/v7/device?$select=id,is_running__release,should_be_running__release&$filter=belongs_to__application%20eq%2010");
-            let rows = v["d"].as_array().expect("rows");
-            if rows
-                .iter()
-                .all(|r| r["is_running__release"] == r["should_be_running__release"])
-            {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "never settled: {v}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The device polls in the request log (GET /v7/device with the wait's `$select`).
-    fn polls(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["method"] == "GET" && v["path"] == "/v7/device")
-            .filter_map(|v| v["query"].as_str().map(str::to_owned))
-            .filter(|q| q.contains("overall_status,is_running__release,should_be_running__release"))
-            .collect()
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-impl Drop for SimSandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn env(sb: &SimSandbox) -> TestEnv {
-    let e = TestEnv::new(&sb.url);
-    e.write_token(TOKEN);
-    e
+/// The device polls in the request log (GET /v7/device with the wait's `$select`): their
+/// queries.
+fn polls(sb: &Sandbox) -> Vec<String> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/v7/device")
+        .filter_map(|r| r.query)
+        .filter(|q| q.contains("overall_status,is_running__release,should_be_running__release"))
+        .collect()
 }
 
 #[test]
 fn fleet_pin_wait_returns_once_the_fleets_devices_run_the_release() {
-    let sb = SimSandbox::start("1s");
-    sb.settle();
-    let e = env(&sb);
+    let sb = start("1s");
+    settle(&sb);
+    let e = TestEnv::logged_in(&sb);
     let out = e.run(&[
         "fleet",
         "pin",
@@ -175,20 +95,20 @@ fn fleet_pin_wait_returns_once_the_fleets_devices_run_the_release() {
     }
     // It took about the simulated second, and polled a few times only.
     assert!(r["elapsed_ms"].as_u64().unwrap() >= 900, "{r}");
-    let polls = sb.polls();
+    let polls = polls(&sb);
     assert!((2..=4).contains(&polls.len()), "{polls:?}");
     assert_eq!(r["polls"].as_u64().unwrap() as usize, polls.len());
     // The server agrees.
-    assert_eq!(sb.running_and_target(DOOR2), (Some(102), Some(102)));
-    assert_eq!(sb.running_and_target(DOOR3), (Some(102), Some(102)));
-    assert_eq!(sb.running_and_target(DOOR1), (Some(101), Some(101)));
+    assert_eq!(running_and_target(&sb, DOOR2), (Some(102), Some(102)));
+    assert_eq!(running_and_target(&sb, DOOR3), (Some(102), Some(102)));
+    assert_eq!(running_and_target(&sb, DOOR1), (Some(101), Some(101)));
 }
 
 #[test]
 fn device_pin_wait_shows_plain_progress_lines() {
-    let sb = SimSandbox::start("500ms");
-    sb.settle();
-    let e = env(&sb);
+    let sb = start("500ms");
+    settle(&sb);
+    let e = TestEnv::logged_in(&sb);
     let out = e.run(&["device", "pin", DOOR2, C102, "--wait"]);
     assert_eq!(
         out.code, 0,
@@ -212,14 +132,14 @@ fn device_pin_wait_shows_plain_progress_lines() {
         "no bar redraws: {:?}",
         out.stderr
     );
-    assert_eq!(sb.running_and_target(DOOR2), (Some(102), Some(102)));
-    assert!(sb.polls().iter().all(|q| q.contains("id%20in%20(1001)")));
+    assert_eq!(running_and_target(&sb, DOOR2), (Some(102), Some(102)));
+    assert!(polls(&sb).iter().all(|q| q.contains("id%20in%20(1001)")));
 }
 
 #[test]
 fn wait_timeout_exits_8_and_lists_the_devices_behind() {
-    let sb = SimSandbox::start("10m");
-    let e = env(&sb);
+    let sb = start("10m");
+    let e = TestEnv::logged_in(&sb);
     let started = Instant::now();
     let out = e.run(&[
         "fleet",
@@ -253,15 +173,15 @@ fn wait_timeout_exits_8_and_lists_the_devices_behind() {
     // The change itself was made; the devices are still behind.
     let fleet = sb.get("/v7/application(10)?$select=should_be_running__release");
     assert_eq!(fleet["d"][0]["should_be_running__release"]["__id"], 102);
-    assert_ne!(sb.running_and_target(DOOR2).0, Some(102));
+    assert_ne!(running_and_target(&sb, DOOR2).0, Some(102));
     // One poll at once, one at the deadline.
-    assert_eq!(sb.polls().len(), 2, "{:?}", sb.polls());
+    assert_eq!(polls(&sb).len(), 2, "{:?}", polls(&sb));
 }
 
 #[test]
 fn wait_timeout_with_json_reports_every_device() {
-    let sb = SimSandbox::start("10m");
-    let e = env(&sb);
+    let sb = start("10m");
+    let e = TestEnv::logged_in(&sb);
     let out = e.run(&[
         "fleet",
         "pin",
