@@ -279,8 +279,9 @@ impl ApiClient {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| ct.contains("application/json"));
-            let text = match resp.text().await {
-                Ok(t) => t,
+            // The raw bytes: a success body is parsed from them without a UTF-8 copy.
+            let body = match resp.bytes().await {
+                Ok(b) => b,
                 Err(e) => {
                     let detail = describe_reqwest_error(&e);
                     return Err(if e.is_timeout() {
@@ -293,22 +294,23 @@ impl ApiClient {
             self.log(&format!(
                 "  -> {status} ({} ms, {} bytes)",
                 started.elapsed().as_millis(),
-                text.len()
+                body.len()
             ));
 
             if (200..300).contains(&status) {
-                if text.trim().is_empty() {
+                if body.trim_ascii().is_empty() {
                     return Ok(Value::Null);
                 }
-                return serde_json::from_str(&text).map_err(|e| ApiError::Decode {
+                return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
                     method: method.as_str(),
                     path: path.to_owned(),
                     detail: format!(
                         "the body is not JSON ({e}); it starts with {:?}",
-                        excerpt(&text)
+                        excerpt(&String::from_utf8_lossy(&body))
                     ),
                 });
             }
+            let text = String::from_utf8_lossy(&body);
 
             if matches!(status, 502..=504) && can_retry && slept + backoff <= policy.budget {
                 self.log(&format!("  retrying in {} ms", backoff.as_millis()));

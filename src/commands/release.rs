@@ -28,12 +28,8 @@ pub async fn list(ctx: &Context, arg: &str) -> Result<()> {
         "owns__release",
         Query::new().select(LIST_FIELDS).orderby("created_at desc"),
     );
-    let app = find_fleet(ctx, arg, q).await?;
-    let releases = app
-        .get("owns__release")
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let mut app = find_fleet(ctx, arg, q).await?;
+    let releases = take_releases(&mut app);
     let rows: Vec<Vec<String>> = releases
         .iter()
         .map(|r| LIST_FIELDS.iter().map(|k| table::cell(r.get(*k))).collect())
@@ -62,35 +58,42 @@ async fn list_json(ctx: &Context, arg: &str) -> Result<()> {
             .expand("release_tag", Query::new().select(&["tag_key", "value"]))
             .orderby("created_at desc"),
     );
-    let app = find_fleet(ctx, arg, q).await?;
+    let mut app = find_fleet(ctx, arg, q).await?;
     let id = app
         .get("id")
         .and_then(|v| v.as_i64())
         .ok_or_else(|| anyhow::anyhow!("the fleet row has no id"))?;
-    let mut releases: Vec<Value> = app
-        .get("owns__release")
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let mut releases = take_releases(&mut app);
     let extra_q = Query::new()
         .select(&["id", "raw_version"])
         .filter(Filter::eq("belongs_to__application", id));
     let extra = ctx.api.get_rows(&odata::path("release", &extra_q)).await?;
+    let mut extra_by_id: std::collections::HashMap<i64, serde_json::Map<String, Value>> = extra
+        .into_iter()
+        .filter_map(|e| match e {
+            Value::Object(m) => Some((m.get("id")?.as_i64()?, m)),
+            _ => None,
+        })
+        .collect();
     for r in releases.iter_mut() {
         let rid = r.get("id").and_then(|v| v.as_i64());
         if let (Some(rid), Value::Object(obj)) = (rid, r) {
-            if let Some(Value::Object(e)) = extra
-                .iter()
-                .find(|e| e.get("id").and_then(|v| v.as_i64()) == Some(rid))
-            {
-                for (k, v) in e {
-                    obj.insert(k.clone(), v.clone());
-                }
+            // Existing keys keep their place (Object.assign, as the official CLI merges).
+            for (k, v) in extra_by_id.remove(&rid).unwrap_or_default() {
+                obj.insert(k, v);
             }
         }
     }
     output::json_compact(&releases);
     Ok(())
+}
+
+/// Moves the expanded `owns__release` rows out of a fleet row (no copy).
+fn take_releases(app: &mut Value) -> Vec<Value> {
+    match app.get_mut("owns__release").map(Value::take) {
+        Some(Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    }
 }
 
 const SHOW_FIELDS: &[&str] = &[

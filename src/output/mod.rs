@@ -42,14 +42,24 @@ pub fn debug(line: &str) {
 
 /// JSON with 2-space indentation and a final newline (the official CLI's `--json` shape).
 pub fn json_pretty<T: Serialize + ?Sized>(v: &T) {
-    let s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
-    stdout(&format!("{s}\n"));
+    json_to_stdout(|w| serde_json::to_writer_pretty(w, v));
 }
 
 /// Compact one-line JSON with a final newline (`release list --json`).
 pub fn json_compact<T: Serialize + ?Sized>(v: &T) {
-    let s = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
-    stdout(&format!("{s}\n"));
+    json_to_stdout(|w| serde_json::to_writer(w, v));
+}
+
+/// Streams JSON into buffered stdout (no intermediate string: a large list stays one copy).
+fn json_to_stdout(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> serde_json::Result<()>,
+) {
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    // An error here is a closed pipe (values always serialise): drop it, as `stdout` does.
+    let _ = write(&mut w)
+        .map_err(std::io::Error::from)
+        .and_then(|()| w.write_all(b"\n"))
+        .and_then(|()| w.flush());
 }
 
 /// The human form of an error (see `render_error_json` for `--json`).
