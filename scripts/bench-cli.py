@@ -2,7 +2,7 @@
 """Benchmark of the `balena` binary (issue 3) against a local balena-sandbox.
 
 Measures, for each command: median and p90 wall time over N runs, peak RSS (max over the runs,
-from wait4's ru_maxrss) and HTTP round trips per run (counted from the sandbox's --log file).
+from GNU time's %M) and HTTP round trips per run (counted from the sandbox's --log file).
 
 Usage: scripts/bench-cli.py [--runs N] [--releases M]
 
@@ -11,18 +11,13 @@ Builds both binaries in release mode, starts `balena-sandbox --devices 100 --rel
 BENCHMARKS.md and stops the sandbox. Loopback only, bounded loops.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOKEN = "bench-token-0123456789"
+from benchlib import RELEASE, build, cli_env, q, sandbox
 
 
 def run_measured(argv, env, tmp):
@@ -40,51 +35,22 @@ def run_measured(argv, env, tmp):
     return wall, rss_kib / 1024.0
 
 
-def log_lines(path):
-    try:
-        with open(path) as f:
-            return sum(1 for _ in f)
-    except FileNotFoundError:
-        return 0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--releases", type=int, default=1000)
     args = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--workspace", "--bins"], cwd=ROOT, check=True)
-    balena = os.path.join(ROOT, "target", "release", "balena")
-    sandbox = os.path.join(ROOT, "target", "release", "balena-sandbox")
-    tmp = tempfile.mkdtemp(prefix="bench-cli-")
-    log = os.path.join(tmp, "requests.jsonl")
-    proc = subprocess.Popen(
-        [sandbox, "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "db.sqlite"), "--token", TOKEN,
-         "--devices", "100", "--releases", str(args.releases), "--log", log],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        base = proc.stdout.readline().strip()
-        if not base.startswith("http"):
-            raise SystemExit(f"sandbox did not start (got {base!r})")
-
-        def get(path):
-            req = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + TOKEN})
-            with urllib.request.urlopen(req) as r:
-                return json.load(r)
-
-        q = lambda s: urllib.parse.quote(s, safe="$(),;=:/'*&")
-        fleet = get("/v7/application?" + q("$select=id,slug&$orderby=id desc&$top=1"))["d"][0]
-        rels = get("/v7/release?" + q(
+    build("--workspace", "--bins")
+    balena = os.path.join(RELEASE, "balena")
+    with sandbox("--devices", "100", "--releases", str(args.releases)) as sb:
+        tmp = sb.tmp
+        fleet = sb.newest_fleet()
+        rels = sb.get("/v7/release?" + q(
             f"$select=commit&$filter=belongs_to__application eq {fleet['id']} and status eq 'success'&$top=2"))["d"]
         commits = [r["commit"] for r in rels]
-        n_rel = get("/v7/release/$count?" + q(f"$filter=belongs_to__application eq {fleet['id']}"))["d"]
-
-        home = os.path.join(tmp, "home")
-        os.makedirs(home)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
-               "BALENARC_API_URL": base, "BALENARC_DATA_DIRECTORY": os.path.join(home, ".balena"),
-               "BALENA_API_KEY": TOKEN}
+        n_rel = sb.get("/v7/release/$count?" + q(f"$filter=belongs_to__application eq {fleet['id']}"))["d"]
+        env = cli_env(sb)
         slug = fleet["slug"]
         cases = [
             ("`/bin/true` (the floor: process start-up under the harness)", lambda i: ["/bin/true"]),
@@ -101,22 +67,16 @@ def main():
         print("| --- | ---: | ---: | ---: | ---: |")
         for name, argv in cases:
             walls, rss = [], []
-            before = log_lines(log)
+            before = sb.log_count()
             for i in range(args.runs):
                 w, r = run_measured(argv(i), env, tmp)
                 walls.append(w)
                 rss.append(r)
             time.sleep(0.05)
-            reqs = (log_lines(log) - before) / args.runs
+            reqs = (sb.log_count() - before) / args.runs
             walls.sort()
             p90 = walls[int(0.9 * (len(walls) - 1))]
             print(f"| {name} | {statistics.median(walls):.2f} | {p90:.2f} | {max(rss):.1f} | {reqs:.1f} |")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":

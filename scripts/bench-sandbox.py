@@ -12,16 +12,12 @@ Loopback only, bounded loops.
 import argparse
 import http.client
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOKEN = "bench-token-0123456789"
+from benchlib import TOKEN, build, q, sandbox
 
 
 def pct(samples, p):
@@ -48,10 +44,6 @@ class Api:
         return dt, (json.loads(raw) if raw else None)
 
 
-def q(s):
-    return urllib.parse.quote(s, safe="$(),;=:/'*&")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=100_000)
@@ -59,21 +51,11 @@ def main():
     ap.add_argument("--iterations", type=int, default=2000)
     args = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "balena-sandbox"], cwd=ROOT, check=True)
-    exe = os.path.join(ROOT, "target", "release", "balena-sandbox")
-    tmp = tempfile.mkdtemp(prefix="bench-sandbox-")
-    db = os.path.join(tmp, "bench.sqlite")
+    build("-p", "balena-sandbox")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [exe, "--listen", "127.0.0.1:0", "--db", db, "--token", TOKEN,
-         "--devices", str(args.devices), "--releases", str(args.releases)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        base = proc.stdout.readline().strip()
+    with sandbox("--devices", str(args.devices), "--releases", str(args.releases)) as sb:
         seed_s = time.perf_counter() - t0
-        if not base.startswith("http"):
-            raise SystemExit(f"sandbox did not start (got {base!r})")
-        api = Api(base)
+        api = Api(sb.base)
         _, apps = api.req("GET", "/v7/application?" + q("$select=id,slug&$orderby=id desc&$top=1"))
         fleet = apps["d"][0]
         fid = fleet["id"]
@@ -119,12 +101,6 @@ def main():
         print("| --- | ---: | ---: | ---: | ---: |")
         for name, s in rows:
             print(f"| {name} | {len(s)} | {pct(s, 50):.2f} | {pct(s, 99):.2f} | {statistics.mean(s):.2f} |")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":
