@@ -15,6 +15,7 @@ pub mod odata;
 use std::cell::{Cell, OnceCell};
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -217,133 +218,192 @@ impl ApiClient {
         self.check_secure(&url)?;
         let client = self.client()?;
         let policy = self.cfg.retry;
-        let mut slept = Duration::ZERO;
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let can_retry = attempt < policy.max_attempts;
-            let backoff = backoff_delay(&policy, attempt);
-            let started = Instant::now();
-            self.log(&format!("{} {}", method.as_str(), url));
-            if self.cfg.token.is_some() {
-                self.log("  Authorization: Bearer <redacted>");
-            }
-            if let Some(b) = body {
-                self.log(&format!("  body: {b}"));
-            }
-            let mut rb = match method {
-                Method::Get => client.get(url.clone()),
-                Method::Patch => client.patch(url.clone()),
-            };
-            if let Some(t) = &self.cfg.token {
-                rb = rb.bearer_auth(t);
-            }
-            if let Some(b) = body {
-                rb = rb
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string());
-            }
-            self.sent.set(self.sent.get() + 1);
-            let resp = match rb.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let timeout = e.is_timeout();
-                    let retriable = e.is_connect() || (e.is_request() && !timeout);
-                    self.log(&format!(
-                        "  failed after {} ms: {}",
-                        started.elapsed().as_millis(),
-                        describe_reqwest_error(&e)
-                    ));
-                    if retriable && can_retry && slept + backoff <= policy.budget {
-                        self.log(&format!("  retrying in {} ms", backoff.as_millis()));
-                        tokio::time::sleep(backoff).await;
-                        slept += backoff;
-                        continue;
-                    }
-                    let detail = describe_reqwest_error(&e);
-                    return Err(if timeout {
-                        ApiError::Timeout { detail }
-                    } else {
-                        ApiError::Network { detail }
-                    });
-                }
-            };
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            let is_json = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.contains("application/json"));
-            // The raw bytes: a success body is parsed from them without a UTF-8 copy.
-            let body = match resp.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    let detail = describe_reqwest_error(&e);
-                    return Err(if e.is_timeout() {
-                        ApiError::Timeout { detail }
-                    } else {
-                        ApiError::Network { detail }
-                    });
-                }
-            };
-            self.log(&format!(
-                "  -> {status} ({} ms, {} bytes)",
-                started.elapsed().as_millis(),
-                body.len()
-            ));
+        let slept = Cell::new(Duration::ZERO);
+        let attempt = || self.attempt(client, method, &url, path, body);
+        let backoff = ExponentialBuilder::new()
+            .with_min_delay(policy.base_delay)
+            .with_max_delay(policy.max_delay)
+            .with_factor(2.0)
+            .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|f: &Failure| f.retry.is_some())
+            .adjust(|f, proposed| {
+                let wait = next_wait(&policy, f.retry?, proposed?, slept.get())?;
+                slept.set(slept.get() + wait);
+                Some(wait)
+            })
+            .notify(|f, wait| {
+                self.log(&format!(
+                    "  {}retrying in {} ms",
+                    if f.rate_limited { "rate limited; " } else { "" },
+                    wait.as_millis()
+                ))
+            })
+            .await
+            .map_err(|f| f.error)
+    }
 
-            if (200..300).contains(&status) {
-                if body.trim_ascii().is_empty() {
-                    return Ok(Value::Null);
-                }
-                return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+    /// One request: the parsed body of a 2xx, or the error with whether (and how) it may be
+    /// retried.
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        url: &reqwest::Url,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let started = Instant::now();
+        self.log(&format!("{} {}", method.as_str(), url));
+        if self.cfg.token.is_some() {
+            self.log("  Authorization: Bearer <redacted>");
+        }
+        if let Some(b) = body {
+            self.log(&format!("  body: {b}"));
+        }
+        let mut rb = match method {
+            Method::Get => client.get(url.clone()),
+            Method::Patch => client.patch(url.clone()),
+        };
+        if let Some(t) = &self.cfg.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
+        }
+        self.sent.set(self.sent.get() + 1);
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let timeout = e.is_timeout();
+                self.log(&format!(
+                    "  failed after {} ms: {}",
+                    started.elapsed().as_millis(),
+                    describe_reqwest_error(&e)
+                ));
+                // A refused or reset connection may be retried; a timeout is not.
+                let retriable = e.is_connect() || (e.is_request() && !timeout);
+                return Err(Failure {
+                    error: transport_error(&e),
+                    retry: retriable.then_some(RetryHint::Backoff),
+                    rate_limited: false,
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let is_json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("application/json"));
+        // The raw bytes: a success body is parsed from them without a UTF-8 copy.
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::final_(transport_error(&e)))?;
+        self.log(&format!(
+            "  -> {status} ({} ms, {} bytes)",
+            started.elapsed().as_millis(),
+            bytes.len()
+        ));
+
+        if (200..300).contains(&status) {
+            if bytes.trim_ascii().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::final_(ApiError::Decode {
                     method: method.as_str(),
                     path: path.to_owned(),
                     detail: format!(
                         "the body is not JSON ({e}); it starts with {:?}",
-                        excerpt(&String::from_utf8_lossy(&body))
+                        excerpt(&String::from_utf8_lossy(&bytes))
                     ),
-                });
-            }
-            let text = String::from_utf8_lossy(&body);
-
-            if matches!(status, 502..=504) && can_retry && slept + backoff <= policy.budget {
-                self.log(&format!("  retrying in {} ms", backoff.as_millis()));
-                tokio::time::sleep(backoff).await;
-                slept += backoff;
-                continue;
-            }
-            if status == 429 && can_retry {
-                let wait = match retry_after {
-                    Some(s) => Duration::from_secs(s),
-                    None => backoff,
-                };
-                if wait <= policy.max_retry_after && slept + wait <= policy.budget {
-                    self.log(&format!(
-                        "  rate limited; retrying in {} ms",
-                        wait.as_millis()
-                    ));
-                    tokio::time::sleep(wait).await;
-                    slept += wait;
-                    continue;
-                }
-            }
-            if status == 401 {
-                return Err(ApiError::NotLoggedIn);
-            }
-            return Err(ApiError::Http {
+                })
+            });
+        }
+        if status == 401 {
+            return Err(Failure::final_(ApiError::NotLoggedIn));
+        }
+        let retry = match status {
+            502..=504 => Some(RetryHint::Backoff),
+            429 => Some(match retry_after {
+                Some(s) => RetryHint::After(Duration::from_secs(s)),
+                None => RetryHint::Backoff,
+            }),
+            _ => None,
+        };
+        Err(Failure {
+            error: ApiError::Http {
                 status,
-                message: error::error_message_from_body(&text, is_json),
+                message: error::error_message_from_body(&String::from_utf8_lossy(&bytes), is_json),
                 method: method.as_str(),
                 path: path.to_owned(),
                 retry_after,
-            });
+            },
+            retry,
+            rate_limited: status == 429,
+        })
+    }
+}
+
+/// A failed attempt, as the retry loop sees it.
+struct Failure {
+    error: ApiError,
+    /// `None`: final. Otherwise how long to wait before the next attempt.
+    retry: Option<RetryHint>,
+    rate_limited: bool,
+}
+
+impl Failure {
+    fn final_(error: ApiError) -> Failure {
+        Failure {
+            error,
+            retry: None,
+            rate_limited: false,
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryHint {
+    /// The exponential backoff's next delay.
+    Backoff,
+    /// The server's `Retry-After`.
+    After(Duration),
+}
+
+/// The wait before the next attempt, or `None` to give up: a `Retry-After` longer than the
+/// policy allows, or a wait that would take the total past the budget.
+fn next_wait(
+    policy: &RetryPolicy,
+    hint: RetryHint,
+    proposed: Duration,
+    slept: Duration,
+) -> Option<Duration> {
+    let wait = match hint {
+        RetryHint::Backoff => proposed,
+        RetryHint::After(d) if d <= policy.max_retry_after => d,
+        RetryHint::After(_) => return None,
+    };
+    (slept + wait <= policy.budget).then_some(wait)
+}
+
+fn transport_error(e: &reqwest::Error) -> ApiError {
+    let detail = describe_reqwest_error(e);
+    if e.is_timeout() {
+        ApiError::Timeout { detail }
+    } else {
+        ApiError::Network { detail }
     }
 }
 
@@ -362,11 +422,6 @@ pub fn decode_rows<T: DeserializeOwned>(
             })
         })
         .collect()
-}
-
-fn backoff_delay(p: &RetryPolicy, attempt: u32) -> Duration {
-    let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
-    (p.base_delay * factor).min(p.max_delay)
 }
 
 fn excerpt(s: &str) -> String {
@@ -432,11 +487,22 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
+    fn retry_waits_follow_the_policy() {
         let p = RetryPolicy::default();
-        assert_eq!(backoff_delay(&p, 1), Duration::from_millis(250));
-        assert_eq!(backoff_delay(&p, 2), Duration::from_millis(500));
-        assert_eq!(backoff_delay(&p, 3), Duration::from_millis(1000));
-        assert_eq!(backoff_delay(&p, 10), Duration::from_secs(4));
+        let ms = Duration::from_millis;
+        // The backoff's own delay, while the budget lasts.
+        assert_eq!(
+            next_wait(&p, RetryHint::Backoff, ms(500), ms(0)),
+            Some(ms(500))
+        );
+        assert_eq!(next_wait(&p, RetryHint::Backoff, ms(500), p.budget), None);
+        // Retry-After wins over the backoff, up to the bound.
+        let after = RetryHint::After(Duration::from_secs(3));
+        assert_eq!(
+            next_wait(&p, after, ms(250), ms(0)),
+            Some(Duration::from_secs(3))
+        );
+        let too_long = RetryHint::After(p.max_retry_after + ms(1));
+        assert_eq!(next_wait(&p, too_long, ms(250), ms(0)), None);
     }
 }
