@@ -373,9 +373,9 @@ fn page(filter: &str, skip: u64) -> String {
     }
 }
 
-#[test]
-fn fleet_selection_pages_and_chunks_the_patches() {
-    let api = Api::start();
+/// Mounts the fleet GET that `latest` sends (the fleet of 1001 targeting 5001), answering with
+/// `latest` as its newest pinnable release (or none). Returns the GET's path and query.
+fn on_fleet_get_latest(api: &Api, latest: Vec<Value>) -> String {
     let fg = fleet_get_with(&format!(
         ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
     ));
@@ -387,9 +387,16 @@ fn fleet_selection_pages_and_chunks_the_patches() {
             1001,
             "myorg/myfleet",
             summary(5001, C1, "0.0.1"),
-            vec![rel(5003, C3, "0.0.3")],
+            latest,
         )]),
     );
+    fg
+}
+
+#[test]
+fn fleet_selection_pages_and_chunks_the_patches() {
+    let api = Api::start();
+    let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
     let filter = "(belongs_to__application%20eq%201001)%20and%20(device_tag/any(dt:(dt/tag_key%20eq%20%27group%27)%20and%20(dt/value%20eq%20%27canary%27)))%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27lab%27))";
     // 2,500 devices: ids 100000.. ; every 10th is already pinned to the release.
     let rows: Vec<Value> = (0..2500)
@@ -563,20 +570,7 @@ fn usage_errors_for_bulk_forms() {
 #[test]
 fn fleet_pin_latest_uses_the_track_latest_rule() {
     let api = Api::start();
-    let fg = fleet_get_with(&format!(
-        ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
-    ));
-    api.on(
-        "GET",
-        &fg,
-        200,
-        &d(vec![fleet_json(
-            1001,
-            "myorg/myfleet",
-            summary(5001, C1, "0.0.1"),
-            vec![rel(5003, C3, "0.0.3")],
-        )]),
-    );
+    let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
     api.on("PATCH", "/v7/application(1001)", 200, "");
     let env = Env::new(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "latest"]);
@@ -597,20 +591,7 @@ fn fleet_pin_latest_uses_the_track_latest_rule() {
 #[test]
 fn latest_in_a_fleet_without_pinnable_release_is_not_found() {
     let api = Api::start();
-    let fg = fleet_get_with(&format!(
-        ",owns__release($select={REL_FIELDS};$filter={TRACKABLE};$orderby=start_timestamp%20desc;$top=1)"
-    ));
-    api.on(
-        "GET",
-        &fg,
-        200,
-        &d(vec![fleet_json(
-            1001,
-            "myorg/myfleet",
-            summary(5001, C1, "0.0.1"),
-            vec![],
-        )]),
-    );
+    let _ = on_fleet_get_latest(&api, vec![]);
     let env = Env::new(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "LATEST"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
