@@ -16,7 +16,7 @@ pub const DEFAULT_BALENA_URL: &str = "balena-cloud.com";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     #[error("Error parsing config file {path}: {detail}")]
     Parse { path: String, detail: String },
@@ -111,7 +111,7 @@ impl Settings {
             Some(u) => u.clone(),
             None => format!("https://api.{}", self.balena_url),
         };
-        let url = reqwest::Url::parse(&raw).map_err(|e| ConfigError::Invalid {
+        let url = balena_api::Url::parse(&raw).map_err(|e| ConfigError::Invalid {
             key: "apiUrl".into(),
             detail: format!("{raw:?}: {e}"),
         })?;

@@ -13,21 +13,39 @@
 //! | 8 | `--wait` timed out |
 //! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
 
-use crate::api::error::{ApiError, LOGIN_REQUIRED};
+use balena_api::error::{ApiError, LOGIN_REQUIRED};
+
 use crate::config::ConfigError;
 
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_OTHER: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_AUTH: u8 = 3;
-pub const EXIT_NOT_FOUND: u8 = 4;
-pub const EXIT_AMBIGUOUS: u8 = 5;
-pub const EXIT_REFUSED: u8 = 6;
-pub const EXIT_NETWORK: u8 = 7;
-/// `--wait` timed out.
-pub const EXIT_WAIT_TIMEOUT: u8 = 8;
-/// A bulk operation failed for some devices or fleets and succeeded for others.
-pub const EXIT_PARTIAL: u8 = 9;
+/// The process exit codes (see the table above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    Ok = 0,
+    Other = 1,
+    Usage = 2,
+    Auth = 3,
+    NotFound = 4,
+    Ambiguous = 5,
+    Refused = 6,
+    Network = 7,
+    /// `--wait` timed out.
+    WaitTimeout = 8,
+    /// A bulk operation failed for some devices or fleets and succeeded for others.
+    Partial = 9,
+}
+
+impl ExitCode {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c.code())
+    }
+}
 
 /// The exit-code table as a string literal, so that `concat!` can put it into the root
 /// `--help` (`crate::cli`) while this module keeps the one copy.
@@ -52,9 +70,15 @@ Exit codes:
 /// The exit-code table, shown in the root `--help`.
 pub const EXIT_CODES_HELP: &str = exit_codes_help!();
 
-/// Errors the commands raise themselves.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
+/// The one error of every command. Each variant knows its official error name
+/// ([`Error::name`]), its message (`Display`), its hint ([`Error::hint`]), the items it
+/// lists ([`Error::list`]) and its exit code ([`Error::exit_code`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("Application not found: {0}")]
     FleetNotFound(String),
     #[error("Application is ambiguous: {arg}")]
@@ -121,323 +145,251 @@ pub enum CliError {
         "fleet {fleet} has no pinnable release (successful, final, not invalidated, passing tests)"
     )]
     NoPinnableRelease { fleet: String },
+    /// A device whose fleet the credentials cannot see.
+    #[error("the device's fleet is not accessible")]
+    FleetNotAccessible,
+    /// Reading the device list from stdin failed.
+    #[error("cannot read the device uuids from stdin: {detail}")]
+    Stdin { detail: String },
+    /// A row the server sent lacks what the command needs.
+    #[error("invalid response from the API: {detail}")]
+    Incomplete { detail: String },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {detail}")]
+    Runtime { detail: String },
 }
 
-/// Everything needed to print an error and exit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Report {
-    pub name: String,
-    pub message: String,
-    pub exit_code: u8,
-    pub hint: Option<String>,
-    /// Items the error names: the candidates of an ambiguity, or the devices still behind.
-    pub candidates: Vec<String>,
-    /// What those items are: `candidates`, or `behind` for a wait timeout. It is the key of
-    /// the list in the JSON error, and the heading of the list in the human one.
-    pub list_key: &'static str,
-}
-
-impl Report {
-    fn new(name: &str, message: String, exit_code: u8, hint: Option<String>) -> Report {
-        Report {
-            name: name.to_owned(),
-            message,
-            exit_code,
-            hint,
-            candidates: Vec::new(),
-            list_key: "candidates",
-        }
+/// A usage error with an example of the right form.
+pub fn usage(message: &str, example: &str) -> Error {
+    Error::Usage {
+        message: message.to_owned(),
+        hint: format!("Usage: {example} (see --help)"),
     }
+}
 
+impl Error {
     /// Whether this is the official CLI's "Login required" error, printed byte-compatibly.
     pub fn is_login_required(&self) -> bool {
-        self.message == LOGIN_REQUIRED
+        matches!(self, Error::Api(ApiError::NotLoggedIn)) || self.to_string() == LOGIN_REQUIRED
     }
-}
 
-/// Walks the error chain and classifies the first error we know.
-pub fn classify(err: &anyhow::Error) -> Report {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<CliError>() {
-            return classify_cli(e);
+    /// The items the error names, and what they are: the candidates of an ambiguity
+    /// (`candidates`), or the devices still behind after a wait (`behind`).
+    pub fn list(&self) -> Option<(&'static str, &[String])> {
+        match self {
+            Error::FleetAmbiguous { candidates, .. }
+            | Error::DeviceAmbiguous { candidates, .. }
+            | Error::ReleaseAmbiguous { candidates, .. } => {
+                Some(("candidates", candidates.as_slice()))
+            }
+            Error::WaitTimeout { behind } => Some(("behind", behind.as_slice())),
+            _ => None,
         }
-        if let Some(e) = cause.downcast_ref::<ApiError>() {
-            return classify_api(e);
-        }
-        if let Some(e) = cause.downcast_ref::<ConfigError>() {
-            return Report::new(
-                "BalenaSettingsError",
-                e.to_string(),
-                EXIT_OTHER,
-                Some(
-                    "Fix the setting in ~/.balenarc.yml, ./balenarc.yml or the BALENARC_* \
-                     environment variables."
-                        .into(),
-                ),
-            );
+        .filter(|(_, l)| !l.is_empty())
+    }
+
+    /// The error's name, the official CLI's where it has the case.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::Api(e) => match e {
+                ApiError::NotLoggedIn => "NotLoggedInError",
+                ApiError::Http { .. } => "BalenaRequestError",
+                ApiError::Network { .. } => "BalenaNetworkError",
+                ApiError::Timeout { .. } => "BalenaTimeoutError",
+                ApiError::Decode { .. } => "BalenaInvalidResponse",
+                ApiError::InsecureUrl { .. } => "BalenaInsecureUrl",
+                ApiError::BadUrl { .. } => "BalenaSettingsError",
+            },
+            Error::Config(_) => "BalenaSettingsError",
+            Error::FleetNotFound(_) => "BalenaApplicationNotFound",
+            Error::FleetAmbiguous { .. } => "BalenaAmbiguousApplication",
+            Error::DeviceNotFound(_) | Error::NoDevicesSelected { .. } => "BalenaDeviceNotFound",
+            Error::DeviceAmbiguous { .. } => "BalenaAmbiguousDevice",
+            Error::ReleaseNotFound { .. } | Error::NoPinnableRelease { .. } => {
+                "BalenaReleaseNotFound"
+            }
+            Error::ReleaseAmbiguous { .. } => "BalenaAmbiguousRelease",
+            Error::ReleaseNotPinnable { .. } => "BalenaReleaseNotPinnable",
+            Error::ForeignRelease { .. } => "BalenaForeignRelease",
+            Error::TokenRejected => "BalenaTokenAuthenticationFailed",
+            Error::Usage { .. } => "BalenaInvalidParameterError",
+            Error::WaitTimeout { .. } => "BalenaWaitTimeout",
+            Error::PartialFailure { .. } => "BalenaPartialFailure",
+            Error::NoEarlierRelease { .. } => "BalenaNoEarlierRelease",
+            Error::NoTarget { .. } => "BalenaNoTargetRelease",
+            Error::FleetNotAccessible => "BalenaApplicationNotFound",
+            Error::Stdin { .. } => "BalenaInvalidParameterError",
+            Error::Incomplete { .. } => "BalenaInvalidResponse",
+            Error::Runtime { .. } => "BalenaRuntimeError",
         }
     }
-    Report::new("Error", format!("{err:#}"), EXIT_OTHER, None)
-}
 
-fn classify_cli(e: &CliError) -> Report {
-    let msg = e.to_string();
-    match e {
-        CliError::FleetNotFound(_) => Report::new(
-            "BalenaApplicationNotFound",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(
-                "Check the fleet's slug (org/name), name, uuid or id; `balena fleet list` shows \
-                 the fleets you can access."
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Api(e) => match e {
+                ApiError::NotLoggedIn => ExitCode::Auth,
+                ApiError::Http { status, .. } => match status {
+                    400 | 409 => ExitCode::Refused,
+                    403 => ExitCode::Auth,
+                    429 | 500..=599 => ExitCode::Network,
+                    _ => ExitCode::Other,
+                },
+                ApiError::Network { .. } | ApiError::Timeout { .. } => ExitCode::Network,
+                ApiError::Decode { .. }
+                | ApiError::InsecureUrl { .. }
+                | ApiError::BadUrl { .. } => ExitCode::Other,
+            },
+            Error::Config(_) | Error::Incomplete { .. } | Error::Runtime { .. } => ExitCode::Other,
+            Error::FleetNotFound(_)
+            | Error::DeviceNotFound(_)
+            | Error::ReleaseNotFound { .. }
+            | Error::NoEarlierRelease { .. }
+            | Error::NoTarget { .. }
+            | Error::NoDevicesSelected { .. }
+            | Error::NoPinnableRelease { .. }
+            | Error::FleetNotAccessible => ExitCode::NotFound,
+            Error::FleetAmbiguous { .. }
+            | Error::DeviceAmbiguous { .. }
+            | Error::ReleaseAmbiguous { .. } => ExitCode::Ambiguous,
+            Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. } => ExitCode::Refused,
+            Error::TokenRejected => ExitCode::Auth,
+            Error::Usage { .. } | Error::Stdin { .. } => ExitCode::Usage,
+            Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
+            Error::PartialFailure { .. } => ExitCode::Partial,
+        }
+    }
+
+    /// What to do next.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Api(e) => return api_hint(e),
+            Error::Config(_) => "Fix the setting in ~/.balenarc.yml, ./balenarc.yml or the \
+                                 BALENARC_* environment variables."
+                .into(),
+            Error::FleetNotFound(_) => "Check the fleet's slug (org/name), name, uuid or id; \
+                                        `balena fleet list` shows the fleets you can access."
+                .into(),
+            Error::FleetAmbiguous { .. } => {
+                "Name the fleet by its slug (org/name) or numeric id.".into()
+            }
+            Error::DeviceNotFound(_) => "Check the uuid; `balena device list --fleet <fleet>` \
+                                         shows the devices of a fleet."
+                .into(),
+            Error::DeviceAmbiguous { .. } => "Give more characters of the uuid.".into(),
+            Error::ReleaseNotFound { fleet, .. } => match fleet {
+                Some(f) => {
+                    format!("Run `balena release list {f}` to see the releases of the fleet.")
+                }
+                None => "Give a full commit, a commit prefix, a release id or a version; \
+                         `balena release list <fleet>` lists a fleet's releases."
                     .into(),
-            ),
-        ),
-        CliError::FleetAmbiguous { candidates, .. } => Report {
-            candidates: candidates.clone(),
-            ..Report::new(
-                "BalenaAmbiguousApplication",
-                msg,
-                EXIT_AMBIGUOUS,
-                Some("Name the fleet by its slug (org/name) or numeric id.".into()),
-            )
-        },
-        CliError::DeviceNotFound(_) => Report::new(
-            "BalenaDeviceNotFound",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(
-                "Check the uuid; `balena device list --fleet <fleet>` shows the devices of a \
-                 fleet."
-                    .into(),
-            ),
-        ),
-        CliError::DeviceAmbiguous { candidates, .. } => Report {
-            candidates: candidates.clone(),
-            ..Report::new(
-                "BalenaAmbiguousDevice",
-                msg,
-                EXIT_AMBIGUOUS,
-                Some("Give more characters of the uuid.".into()),
-            )
-        },
-        CliError::ReleaseNotFound { fleet, .. } => Report::new(
-            "BalenaReleaseNotFound",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(match fleet {
-                Some(f) => format!("Run `balena release list {f}` to see the releases of the fleet."),
-                None => "Give a full commit, a commit prefix, a release id or a version; `balena release list <fleet>` lists a fleet's releases.".into(),
-            }),
-        ),
-        CliError::ReleaseAmbiguous { candidates, .. } => Report {
-            candidates: candidates.clone(),
-            ..Report::new(
-                "BalenaAmbiguousRelease",
-                msg,
-                EXIT_AMBIGUOUS,
-                Some("Name the release by its full commit or its id.".into()),
-            )
-        },
-        CliError::ReleaseNotPinnable { fleet, .. } => Report::new(
-            "BalenaReleaseNotPinnable",
-            msg,
-            EXIT_REFUSED,
-            Some(format!(
-                "Pick a release with status success: `balena release list {fleet}`."
-            )),
-        ),
-        CliError::ForeignRelease { fleet, .. } => Report::new(
-            "BalenaForeignRelease",
-            msg,
-            EXIT_REFUSED,
-            Some(format!(
+            },
+            Error::ReleaseAmbiguous { .. } => {
+                "Name the release by its full commit or its id.".into()
+            }
+            Error::ReleaseNotPinnable { fleet, .. } => {
+                format!("Pick a release with status success: `balena release list {fleet}`.")
+            }
+            Error::ForeignRelease { fleet, .. } => format!(
                 "Only releases of {fleet} can be pinned there: `balena release list {fleet}`."
-            )),
-        ),
-        CliError::TokenRejected => Report::new(
-            "BalenaTokenAuthenticationFailed",
-            msg,
-            EXIT_AUTH,
-            Some(
-                "Check the token (a session token or an API key from the dashboard's \
-                 preferences); nothing was saved."
-                    .into(),
             ),
-        ),
-        CliError::Usage { hint, .. } => Report::new(
-            "BalenaInvalidParameterError",
-            msg,
-            EXIT_USAGE,
-            Some(hint.clone()),
-        ),
-        CliError::WaitTimeout { behind } => Report {
-            candidates: behind.clone(),
-            list_key: "behind",
-            ..Report::new(
-                "BalenaWaitTimeout",
-                msg,
-                EXIT_WAIT_TIMEOUT,
-                Some(
-                    "The change was made; the devices listed have not reached their target \
-                     yet. Check them with `balena device list --fleet <fleet>` (or \
-                     `balena device <uuid>`), or wait longer with --timeout (e.g. --timeout 30m)."
-                        .into(),
-                ),
-            )
-        },
-        CliError::PartialFailure { .. } => Report::new(
-            "BalenaPartialFailure",
-            msg,
-            EXIT_PARTIAL,
-            Some(
-                "The failures are listed above (with --json, in \"results\" with an \"error\"); \
-                 fix them and run the command again for those devices."
-                    .into(),
-            ),
-        ),
-        CliError::NoEarlierRelease { fleet, .. } => Report::new(
-            "BalenaNoEarlierRelease",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(format!(
+            Error::TokenRejected => "Check the token (a session token or an API key from the \
+                                     dashboard's preferences); nothing was saved."
+                .into(),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::WaitTimeout { .. } => "The change was made; the devices listed have not \
+                                          reached their target yet. Check them with `balena \
+                                          device list --fleet <fleet>` (or `balena device \
+                                          <uuid>`), or wait longer with --timeout (e.g. \
+                                          --timeout 30m)."
+                .into(),
+            Error::PartialFailure { .. } => "The failures are listed above (with --json, in \
+                                             \"results\" with an \"error\"); fix them and run \
+                                             the command again for those devices."
+                .into(),
+            Error::NoEarlierRelease { fleet, .. } => format!(
                 "Nothing was changed. `balena release list {fleet}` shows the fleet's releases; \
                  pin one with `balena fleet pin {fleet} <release>`."
-            )),
-        ),
-        CliError::NoTarget { fleet } => Report::new(
-            "BalenaNoTargetRelease",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(format!(
-                "Pin the fleet to a release first: `balena fleet pin {fleet} <release>`."
-            )),
-        ),
-        CliError::NoDevicesSelected { .. } => Report::new(
-            "BalenaDeviceNotFound",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(
-                "Check the fleet and the --tag KEY[=VALUE] filters; `balena device list --fleet \
-                 <fleet>` shows the fleet's devices. Nothing was changed."
-                    .into(),
             ),
-        ),
-        CliError::NoPinnableRelease { fleet } => Report::new(
-            "BalenaReleaseNotFound",
-            msg,
-            EXIT_NOT_FOUND,
-            Some(format!(
-                "`balena release list {fleet}` shows the fleet's releases and their status."
-            )),
-        ),
+            Error::NoTarget { fleet } => {
+                format!("Pin the fleet to a release first: `balena fleet pin {fleet} <release>`.")
+            }
+            Error::NoDevicesSelected { .. } => "Check the fleet and the --tag KEY[=VALUE] \
+                                                filters; `balena device list --fleet <fleet>` \
+                                                shows the fleet's devices. Nothing was changed."
+                .into(),
+            Error::NoPinnableRelease { fleet } => {
+                format!(
+                    "`balena release list {fleet}` shows the fleet's releases and their status."
+                )
+            }
+            Error::FleetNotAccessible => "`balena fleet list` shows the fleets you can \
+                                                 access."
+                .into(),
+            Error::Stdin { .. } => "Pipe the uuids in, one per line: \
+                                    `balena device pin - <release> < uuids.txt`."
+                .into(),
+            Error::Incomplete { .. } => "Check that apiUrl/balenaUrl point at a balena API \
+                                         (`--debug` shows the requests)."
+                .into(),
+            Error::Runtime { .. } => return None,
+        })
     }
 }
 
-fn classify_api(e: &ApiError) -> Report {
-    let msg = e.to_string();
-    match e {
-        ApiError::NotLoggedIn => Report::new(
-            "NotLoggedInError",
-            msg,
-            EXIT_AUTH,
-            Some("Run `balena login --token <token>`, or set BALENA_API_KEY.".into()),
-        ),
+fn api_hint(e: &ApiError) -> Option<String> {
+    Some(match e {
+        ApiError::NotLoggedIn => {
+            "Run `balena login --token <token>`, or set BALENA_API_KEY.".into()
+        }
         ApiError::Http {
             status,
             retry_after,
             ..
-        } => {
-            let (code, hint) = match status {
-                400 | 409 => (
-                    EXIT_REFUSED,
-                    "The server refused the change because of its rules; nothing was modified."
-                        .to_owned(),
+        } => match status {
+            400 | 409 => {
+                "The server refused the change because of its rules; nothing was modified.".into()
+            }
+            403 => "The credentials in use are not allowed to do this; check the account or \
+                    API key (`balena whoami`)."
+                .into(),
+            429 => match retry_after {
+                Some(s) => format!(
+                    "We need to slow down your requests temporarily. Please retry after {s} \
+                     seconds."
                 ),
-                403 => (
-                    EXIT_AUTH,
-                    "The credentials in use are not allowed to do this; check the account or \
-                     API key (`balena whoami`)."
-                        .to_owned(),
-                ),
-                429 => (
-                    EXIT_NETWORK,
-                    match retry_after {
-                        Some(s) => format!(
-                            "We need to slow down your requests temporarily. Please retry \
-                             after {s} seconds."
-                        ),
-                        None => "We need to slow down your requests temporarily. Please retry \
-                                 in a moment."
-                            .to_owned(),
-                    },
-                ),
-                500..=599 => (
-                    EXIT_NETWORK,
-                    "The API is failing; try again later (`--debug` shows the requests)."
-                        .to_owned(),
-                ),
-                _ => (
-                    EXIT_OTHER,
-                    "`--debug` shows the requests and responses.".to_owned(),
-                ),
-            };
-            Report::new("BalenaRequestError", msg, code, Some(hint))
-        }
-        ApiError::Network { .. } => Report::new(
-            "BalenaNetworkError",
-            msg,
-            EXIT_NETWORK,
-            Some(
-                "Check the network and the balenaUrl/apiUrl setting (HTTPS_PROXY and NO_PROXY \
-                 are honoured)."
+                None => "We need to slow down your requests temporarily. Please retry in a \
+                         moment."
                     .into(),
-            ),
-        ),
-        ApiError::Timeout { .. } => Report::new(
-            "BalenaTimeoutError",
-            msg,
-            EXIT_NETWORK,
-            Some(
-                "Retry later, or raise connectTimeout/requestTimeout (seconds) in balenarc or \
-                 BALENARC_CONNECT_TIMEOUT/BALENARC_REQUEST_TIMEOUT."
-                    .into(),
-            ),
-        ),
-        ApiError::Decode { .. } => Report::new(
-            "BalenaInvalidResponse",
-            msg,
-            EXIT_OTHER,
-            Some(
-                "Check that apiUrl/balenaUrl point at a balena API (`--debug` shows the requests)."
-                    .into(),
-            ),
-        ),
-        ApiError::InsecureUrl { .. } => Report::new(
-            "BalenaInsecureUrl",
-            msg,
-            EXIT_OTHER,
-            Some(
-                "Use an https:// apiUrl; plain http is only allowed to loopback addresses \
-                 (127.0.0.1, ::1, localhost)."
-                    .into(),
-            ),
-        ),
-        ApiError::BadUrl { .. } => Report::new(
-            "BalenaSettingsError",
-            msg,
-            EXIT_OTHER,
-            Some("Fix the apiUrl/balenaUrl setting.".into()),
-        ),
-    }
+            },
+            500..=599 => {
+                "The API is failing; try again later (`--debug` shows the requests).".into()
+            }
+            _ => "`--debug` shows the requests and responses.".into(),
+        },
+        ApiError::Network { .. } => "Check the network and the balenaUrl/apiUrl setting \
+                                     (HTTPS_PROXY and NO_PROXY are honoured)."
+            .into(),
+        ApiError::Timeout { .. } => "Retry later, or raise connectTimeout/requestTimeout \
+                                     (seconds) in balenarc or \
+                                     BALENARC_CONNECT_TIMEOUT/BALENARC_REQUEST_TIMEOUT."
+            .into(),
+        ApiError::Decode { .. } => "Check that apiUrl/balenaUrl point at a balena API \
+                                    (`--debug` shows the requests)."
+            .into(),
+        ApiError::InsecureUrl { .. } => "Use an https:// apiUrl; plain http is only allowed to \
+                                         loopback addresses (127.0.0.1, ::1, localhost)."
+            .into(),
+        ApiError::BadUrl { .. } => "Fix the apiUrl/balenaUrl setting.".into(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn code(e: impl Into<anyhow::Error>) -> u8 {
-        classify(&e.into()).exit_code
+    fn code(e: impl Into<Error>) -> ExitCode {
+        e.into().exit_code()
     }
 
     fn http(status: u16) -> ApiError {
@@ -452,99 +404,106 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(code(ApiError::NotLoggedIn), EXIT_AUTH);
-        assert_eq!(code(http(403)), EXIT_AUTH);
-        assert_eq!(code(http(400)), EXIT_REFUSED);
-        assert_eq!(code(http(409)), EXIT_REFUSED);
-        assert_eq!(code(http(500)), EXIT_NETWORK);
-        assert_eq!(code(http(503)), EXIT_NETWORK);
-        assert_eq!(code(http(429)), EXIT_NETWORK);
-        assert_eq!(code(http(404)), EXIT_OTHER);
+        assert_eq!(code(ApiError::NotLoggedIn), ExitCode::Auth);
+        assert_eq!(code(http(403)), ExitCode::Auth);
+        assert_eq!(code(http(400)), ExitCode::Refused);
+        assert_eq!(code(http(409)), ExitCode::Refused);
+        assert_eq!(code(http(500)), ExitCode::Network);
+        assert_eq!(code(http(503)), ExitCode::Network);
+        assert_eq!(code(http(429)), ExitCode::Network);
+        assert_eq!(code(http(404)), ExitCode::Other);
         assert_eq!(
             code(ApiError::Network {
                 detail: "refused".into()
             }),
-            EXIT_NETWORK
+            ExitCode::Network
         );
-        assert_eq!(code(ApiError::Timeout { detail: "t".into() }), EXIT_NETWORK);
+        assert_eq!(
+            code(ApiError::Timeout { detail: "t".into() }),
+            ExitCode::Network
+        );
         assert_eq!(
             code(ApiError::InsecureUrl {
                 host: "example.com".into()
             }),
-            EXIT_OTHER
+            ExitCode::Other
         );
-        assert_eq!(code(CliError::FleetNotFound("x".into())), EXIT_NOT_FOUND);
-        assert_eq!(code(CliError::DeviceNotFound("x".into())), EXIT_NOT_FOUND);
+        assert_eq!(code(Error::FleetNotFound("x".into())), ExitCode::NotFound);
+        assert_eq!(code(Error::DeviceNotFound("x".into())), ExitCode::NotFound);
         assert_eq!(
-            code(CliError::ReleaseNotFound {
+            code(Error::ReleaseNotFound {
                 arg: "x".into(),
                 fleet: None
             }),
-            EXIT_NOT_FOUND
+            ExitCode::NotFound
         );
         assert_eq!(
-            code(CliError::FleetAmbiguous {
+            code(Error::FleetAmbiguous {
                 arg: "x".into(),
                 candidates: vec![]
             }),
-            EXIT_AMBIGUOUS
+            ExitCode::Ambiguous
         );
         assert_eq!(
-            code(CliError::ReleaseNotPinnable {
+            code(Error::ReleaseNotPinnable {
                 arg: "x".into(),
                 status: "failed".into(),
                 fleet: "o/f".into()
             }),
-            EXIT_REFUSED
+            ExitCode::Refused
         );
-        assert_eq!(code(CliError::TokenRejected), EXIT_AUTH);
+        assert_eq!(code(Error::TokenRejected), ExitCode::Auth);
+        assert_eq!(code(usage("m", "h")), ExitCode::Usage);
         assert_eq!(
-            code(CliError::Usage {
-                message: "m".into(),
-                hint: "h".into()
-            }),
-            EXIT_USAGE
-        );
-        assert_eq!(code(anyhow::anyhow!("boom")), EXIT_OTHER);
-        assert_eq!(
-            code(CliError::WaitTimeout {
+            code(Error::WaitTimeout {
                 behind: vec!["abc".into()]
             }),
-            EXIT_WAIT_TIMEOUT
+            ExitCode::WaitTimeout
         );
         assert_eq!(
-            code(CliError::PartialFailure {
+            code(Error::PartialFailure {
                 failed: 1,
                 total: 3,
                 what: "devices".into()
             }),
-            EXIT_PARTIAL
+            ExitCode::Partial
         );
         assert_eq!(
-            code(CliError::NoEarlierRelease {
+            code(Error::NoEarlierRelease {
                 current: "a1b2c3d".into(),
                 fleet: "o/f".into()
             }),
-            EXIT_NOT_FOUND
+            ExitCode::NotFound
         );
-        // Context layers do not hide the typed error.
-        let e = anyhow::Error::new(ApiError::NotLoggedIn).context("while pinning");
-        assert_eq!(classify(&e).exit_code, EXIT_AUTH);
+        assert_eq!(ExitCode::Partial.code(), 9);
     }
 
     #[test]
-    fn messages_and_names() {
-        let r = classify(&CliError::FleetNotFound("myorg/x".into()).into());
-        assert_eq!(r.message, "Application not found: myorg/x");
-        assert_eq!(r.name, "BalenaApplicationNotFound");
-        let r = classify(&ApiError::NotLoggedIn.into());
-        assert!(r.is_login_required());
+    fn messages_names_hints_and_lists() {
+        let e = Error::FleetNotFound("myorg/x".into());
+        assert_eq!(e.to_string(), "Application not found: myorg/x");
+        assert_eq!(e.name(), "BalenaApplicationNotFound");
+        assert!(e.hint().unwrap().contains("`balena fleet list`"));
+        let e = Error::from(ApiError::NotLoggedIn);
+        assert!(e.is_login_required());
         assert_eq!(
-            r.message,
+            e.to_string(),
             "Login required: use the \u{201c}balena login\u{201d} command to log in."
         );
-        let r = classify(&http(400).into());
-        assert_eq!(r.message, "Request error: x");
-        assert_eq!(r.name, "BalenaRequestError");
+        let e = Error::from(http(400));
+        assert_eq!(e.to_string(), "Request error: x");
+        assert_eq!(e.name(), "BalenaRequestError");
+        let e = Error::WaitTimeout {
+            behind: vec!["abc (dev)".into()],
+        };
+        assert_eq!(e.list(), Some(("behind", &["abc (dev)".to_owned()][..])));
+        assert_eq!(
+            Error::DeviceAmbiguous {
+                arg: "a".into(),
+                candidates: vec![]
+            }
+            .list(),
+            None
+        );
     }
 }

@@ -1,21 +1,31 @@
 //! balena-rs: a fast, scriptable drop-in for the balena CLI's release-policy commands.
 //!
-//! Layout: `cli` (clap types only), `commands` (one function per verb), `api` (typed client
-//! that never prints), `output` (the only writer), `config`, `resolve` (pure identifier
-//! resolution), `error` (the one mapping from errors to exit codes).
+//! The layers, from the bottom up (each imports only those below it):
+//! - `balena_api` (its own crate): the typed API client; it never prints;
+//! - [`config`] (settings and credentials) and [`error`] (the one typed error);
+//! - [`policy`]: the release policy as pure types and rules;
+//! - [`ops`]: operations over several requests, which print nothing;
+//! - [`view`]: every rendering, through an injected [`view::Printer`];
+//! - [`commands`]: one short function per verb; [`cli`]: the clap types.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
-pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
-pub mod output;
-pub mod resolve;
+pub mod ops;
+pub mod policy;
+pub mod view;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use crate::error::Error;
+use crate::view::Printer;
+
+/// The version of this CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The binary's entry point. Nothing (runtime, HTTP client, settings) is set up before clap
 /// has parsed the arguments, so `--version` and `--help` return immediately.
@@ -23,36 +33,39 @@ pub fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                error::ExitCode::Usage.code()
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
-    let json = cli.global.json;
-    match run(cli) {
+    let printer = Printer::stdio(cli.global.json, cli.global.debug);
+    match run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let report = error::classify(&e);
-            output::error(&report, json);
-            ExitCode::from(report.exit_code)
+            view::error::print(&printer, &e);
+            e.exit_code().into()
         }
     }
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<()> {
+/// Sets up the settings, credentials, client and runtime, and runs the command.
+fn run(cli: cli::Cli, printer: &Printer) -> Result<(), Error> {
     if let cli::Command::Completion(c) = &cli.command {
         let mut out = Vec::new();
         clap_complete::generate(c.shell, &mut cli::command(), "balena", &mut out);
-        output::stdout(&String::from_utf8_lossy(&out));
+        printer.out(&String::from_utf8_lossy(&out));
         return Ok(());
     }
-    let debug = cli.global.debug;
     let settings = config::Settings::load()?;
     let token = settings.load_token()?;
-    if debug {
-        output::debug(&format!(
-            "balena-rs {}; API {}; data directory {}; credentials: {}",
-            api::VERSION,
+    if cli.global.debug {
+        view::debug::install(token.as_ref().map(|(t, _)| t.clone()));
+        tracing::debug!(
+            "balena-rs {VERSION}; API {}; data directory {}; credentials: {}",
             settings
                 .api_origin()
                 .unwrap_or_else(|e| format!("<invalid: {e}>")),
@@ -62,17 +75,19 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 Some((_, config::TokenSource::Env(name))) => format!("${name}"),
                 Some((_, config::TokenSource::File(p))) => p.display().to_string(),
             }
-        ));
+        );
     }
-    let api = commands::build_client(&settings, token.map(|(t, _)| t), debug)?;
+    let api = commands::build_client(&settings, token.map(|(t, _)| t))?;
     let ctx = commands::Context {
         settings,
         api,
-        json: cli.global.json,
-        debug,
+        printer,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|e| Error::Runtime {
+            detail: e.to_string(),
+        })?;
     rt.block_on(commands::run(&ctx, cli.command))
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::resolve::{FLEET_ID_HELP, RELEASE_ORDER_HELP};
+use crate::policy::release::ORDER_HELP as RELEASE_ORDER_HELP;
+use crate::policy::select::FLEET_ID_HELP;
 
 /// The clap command tree (for completions, man pages and tests).
 pub fn command() -> clap::Command {

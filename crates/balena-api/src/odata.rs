@@ -67,6 +67,10 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// `field in (id, …)`
+    pub fn id_in(field: &str, ids: &[i64]) -> Filter {
+        Filter::In(field.to_owned(), ids.iter().map(|i| Lit::Int(*i)).collect())
+    }
     pub fn eq(field: &str, value: impl Into<Lit>) -> Filter {
         Filter::Eq(field.to_owned(), value.into())
     }
@@ -196,8 +200,8 @@ pub struct Expand {
     pub opts: Query,
 }
 
-/// The options of one query level: `$select`, `$filter`, `$expand`, `$orderby`, `$top`.
-/// They are rendered in that order.
+/// The options of one query level: `$select`, `$filter`, `$expand`, `$orderby`, `$top`,
+/// `$skip`. They are rendered in that order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
     pub select: Vec<String>,
@@ -205,6 +209,7 @@ pub struct Query {
     pub expand: Vec<Expand>,
     pub orderby: Option<String>,
     pub top: Option<u32>,
+    pub skip: Option<u64>,
 }
 
 impl Query {
@@ -233,6 +238,11 @@ impl Query {
     }
     pub fn top(mut self, n: u32) -> Query {
         self.top = Some(n);
+        self
+    }
+    /// `$skip=n` (omitted for 0).
+    pub fn skip(mut self, n: u64) -> Query {
+        self.skip = (n > 0).then_some(n);
         self
     }
 
@@ -265,6 +275,9 @@ impl Query {
         if let Some(t) = self.top {
             opts.push(format!("$top={t}"));
         }
+        if let Some(n) = self.skip {
+            opts.push(format!("$skip={n}"));
+        }
         opts
     }
 
@@ -272,6 +285,16 @@ impl Query {
     pub fn render(&self) -> String {
         self.options().join("&")
     }
+}
+
+/// `resource(id)`: one entity of a resource, e.g. `device(42)`.
+pub fn entity(resource: &str, id: i64) -> String {
+    format!("{resource}({id})")
+}
+
+/// `resource(id)` + `?query`, relative to the `/v7/` prefix.
+pub fn entity_path(resource: &str, id: i64, q: &Query) -> String {
+    path(&entity(resource, id), q)
 }
 
 /// `resource` + `?query` (or just `resource`), relative to the `/v7/` prefix.
@@ -386,6 +409,12 @@ mod tests {
             "device?$filter=startswith(uuid,%27abc%27)&$expand=belongs_to__application($select=id,slug;$expand=owns__release($select=id;$filter=id%20eq%205)),is_pinned_on__release($select=id,commit)&$top=10"
         );
         assert_eq!(path("release(5)", &Query::new()), "release(5)");
+        assert_eq!(
+            entity_path("device", 7, &Query::new().select(&["id"])),
+            "device(7)?$select=id"
+        );
+        assert_eq!(Query::new().top(2).skip(4).render(), "$top=2&$skip=4");
+        assert_eq!(Query::new().skip(0).render(), "");
     }
 
     #[test]

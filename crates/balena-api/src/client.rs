@@ -1,5 +1,6 @@
-//! The balena API v7 client. It never prints: debug lines go to a caller-supplied sink,
-//! failures are typed [`ApiError`]s.
+//! The HTTP client. It never prints: each request and its outcome are `tracing` debug
+//! events (target `balena_api`; the token never appears in them), failures are typed
+//! [`ApiError`]s.
 //!
 //! - The reqwest client is built lazily, on the first request, so commands that send nothing
 //!   (and `--version`/`--help`, which never get here) pay nothing for TLS setup.
@@ -8,23 +9,18 @@
 //!   POST in this client. Exponential backoff with a total sleep budget.
 //! - The token is never sent over plain http to a host that is not loopback.
 
-pub mod error;
-pub mod models;
-pub mod odata;
-
-use std::cell::{Cell, OnceCell};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-pub use error::ApiError;
+use crate::error::{self, ApiError};
 
+/// The crate's version, sent in the `User-Agent` and `X-Balena-Client` headers.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Where debug lines go (stderr via `crate::output`, in practice).
-pub type DebugSink = Box<dyn Fn(&str)>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -52,6 +48,8 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Where and how the client connects.
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Scheme + host (+ port), without path and trailing slash, e.g. `https://api.balena-cloud.com`.
     pub api_origin: String,
@@ -61,11 +59,31 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
 }
 
-pub struct ApiClient {
+impl ClientConfig {
+    /// `api_origin` with `token`, 10 s to connect, 60 s per request, the default retries.
+    pub fn new(api_origin: impl Into<String>, token: Option<String>) -> ClientConfig {
+        ClientConfig {
+            api_origin: api_origin.into(),
+            token,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A client of one API origin with one set of credentials. `Send + Sync`: share it by
+/// reference between tasks.
+pub struct Client {
     cfg: ClientConfig,
-    http: OnceCell<reqwest::Client>,
-    debug: Option<DebugSink>,
-    sent: Cell<u32>,
+    http: OnceLock<reqwest::Client>,
+    sent: AtomicU32,
+}
+
+/// The `{"d":[…]}` envelope of every OData read.
+#[derive(Deserialize)]
+struct Rows<T> {
+    d: Vec<T>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,13 +101,13 @@ impl Method {
     }
 }
 
-impl ApiClient {
-    pub fn new(cfg: ClientConfig, debug: Option<DebugSink>) -> ApiClient {
-        ApiClient {
+impl Client {
+    /// A lazy client: nothing is set up or sent until the first request.
+    pub fn new(cfg: ClientConfig) -> Client {
+        Client {
             cfg,
-            http: OnceCell::new(),
-            debug,
-            sent: Cell::new(0),
+            http: OnceLock::new(),
+            sent: AtomicU32::new(0),
         }
     }
 
@@ -103,7 +121,7 @@ impl ApiClient {
 
     /// Number of HTTP requests sent so far (retries included).
     pub fn requests_sent(&self) -> u32 {
-        self.sent.get()
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Fails with "Login required" without any request when there are no credentials.
@@ -112,12 +130,6 @@ impl ApiClient {
             Err(ApiError::NotLoggedIn)
         } else {
             Ok(())
-        }
-    }
-
-    fn log(&self, line: &str) {
-        if let Some(sink) = &self.debug {
-            sink(line);
         }
     }
 
@@ -156,44 +168,46 @@ impl ApiClient {
         })
     }
 
-    /// GET `/v7/<path>` and return the rows of `{"d":[...]}`.
-    pub async fn get_rows(&self, v7path: &str) -> Result<Vec<Value>, ApiError> {
+    /// GET `/v7/<path>` (path and query, e.g. from [`crate::odata::path`]) and decode the
+    /// rows of `{"d":[…]}` straight from the body. `T` may be a model of
+    /// [`crate::models`], or `serde_json::Value` to keep the server's JSON as it is.
+    pub async fn get<T: DeserializeOwned>(&self, v7path: &str) -> Result<Vec<T>, ApiError> {
         let path = format!("/v7/{v7path}");
-        let v = self.request(Method::Get, &path, None).await?;
-        match v {
-            Value::Object(mut m) => match m.remove("d") {
-                Some(Value::Array(rows)) => Ok(rows),
-                _ => Err(ApiError::Decode {
-                    method: "GET",
-                    path,
-                    detail: "expected an object with a \"d\" array".into(),
-                }),
-            },
-            _ => Err(ApiError::Decode {
-                method: "GET",
-                path,
-                detail: "expected an object with a \"d\" array".into(),
-            }),
-        }
+        let body = self.request(Method::Get, &path, None).await?;
+        serde_json::from_slice::<Rows<T>>(&body)
+            .map(|r| r.d)
+            .map_err(|e| decode_error("GET", path, &body, &e))
     }
 
-    /// GET `/v7/<path>` and decode the rows.
-    pub async fn get_typed<T: DeserializeOwned>(&self, v7path: &str) -> Result<Vec<T>, ApiError> {
-        let rows = self.get_rows(v7path).await?;
-        decode_rows(rows, "GET", v7path)
+    /// GET `/v7/<path>` and the first row, if any.
+    pub async fn get_one<T: DeserializeOwned>(&self, v7path: &str) -> Result<Option<T>, ApiError> {
+        Ok(self.get(v7path).await?.into_iter().next())
     }
 
-    /// PATCH `/v7/<path>` with a JSON body. The response body is ignored.
-    pub async fn patch(&self, v7path: &str, body: &Value) -> Result<(), ApiError> {
+    /// PATCH `/v7/<path>` with a JSON body (one of [`crate::patch`]). The response body is
+    /// ignored.
+    pub async fn patch<B: Serialize + ?Sized>(
+        &self,
+        v7path: &str,
+        body: &B,
+    ) -> Result<(), ApiError> {
         let path = format!("/v7/{v7path}");
-        self.request(Method::Patch, &path, Some(body)).await?;
+        let body = serde_json::to_string(body).map_err(|e| ApiError::Decode {
+            method: "PATCH",
+            path: path.clone(),
+            detail: format!("cannot encode the body: {e}"),
+        })?;
+        self.request(Method::Patch, &path, Some(&body)).await?;
         Ok(())
     }
 
-    /// `GET /actor/v1/whoami`. A 401 is [`ApiError::NotLoggedIn`].
-    pub async fn whoami(&self) -> Result<Value, ApiError> {
+    /// `GET /actor/v1/whoami`: who the credentials belong to, as the server says it (the
+    /// keys vary with the kind of actor). A 401 is [`ApiError::NotLoggedIn`].
+    pub async fn whoami(&self) -> Result<serde_json::Value, ApiError> {
         self.require_token()?;
-        self.request(Method::Get, "/actor/v1/whoami", None).await
+        let path = "/actor/v1/whoami";
+        let body = self.request(Method::Get, path, None).await?;
+        serde_json::from_slice(&body).map_err(|e| decode_error("GET", path.to_owned(), &body, &e))
     }
 
     /// The guest trap: the server treats an unknown or expired token as an anonymous guest
@@ -206,8 +220,8 @@ impl ApiClient {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, ApiError> {
+        body: Option<&str>,
+    ) -> Result<bytes::Bytes, ApiError> {
         // Every API call here needs credentials: without any, say so without a request.
         self.require_token()?;
         let url_str = format!("{}{}", self.cfg.api_origin, path);
@@ -218,7 +232,7 @@ impl ApiClient {
         self.check_secure(&url)?;
         let client = self.client()?;
         let policy = self.cfg.retry;
-        let slept = Cell::new(Duration::ZERO);
+        let slept = Mutex::new(Duration::ZERO);
         let attempt = || self.attempt(client, method, &url, path, body);
         let backoff = ExponentialBuilder::new()
             .with_min_delay(policy.base_delay)
@@ -230,16 +244,17 @@ impl ApiClient {
             .sleep(tokio::time::sleep)
             .when(|f: &Failure| f.retry.is_some())
             .adjust(|f, proposed| {
-                let wait = next_wait(&policy, f.retry?, proposed?, slept.get())?;
-                slept.set(slept.get() + wait);
+                let mut total = slept.lock().unwrap_or_else(|p| p.into_inner());
+                let wait = next_wait(&policy, f.retry?, proposed?, *total)?;
+                *total += wait;
                 Some(wait)
             })
             .notify(|f, wait| {
-                self.log(&format!(
+                tracing::debug!(
                     "  {}retrying in {} ms",
                     if f.rate_limited { "rate limited; " } else { "" },
                     wait.as_millis()
-                ))
+                )
             })
             .await
             .map_err(|f| f.error)
@@ -253,15 +268,15 @@ impl ApiClient {
         method: Method,
         url: &reqwest::Url,
         path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, Failure> {
+        body: Option<&str>,
+    ) -> Result<bytes::Bytes, Failure> {
         let started = Instant::now();
-        self.log(&format!("{} {}", method.as_str(), url));
+        tracing::debug!("{} {}", method.as_str(), url);
         if self.cfg.token.is_some() {
-            self.log("  Authorization: Bearer <redacted>");
+            tracing::debug!("  Authorization: Bearer <redacted>");
         }
         if let Some(b) = body {
-            self.log(&format!("  body: {b}"));
+            tracing::debug!("  body: {b}");
         }
         let mut rb = match method {
             Method::Get => client.get(url.clone()),
@@ -273,18 +288,18 @@ impl ApiClient {
         if let Some(b) = body {
             rb = rb
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(b.to_string());
+                .body(b.to_owned());
         }
-        self.sent.set(self.sent.get() + 1);
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
                 let timeout = e.is_timeout();
-                self.log(&format!(
+                tracing::debug!(
                     "  failed after {} ms: {}",
                     started.elapsed().as_millis(),
                     describe_reqwest_error(&e)
-                ));
+                );
                 // A refused or reset connection may be retried; a timeout is not.
                 let retriable = e.is_connect() || (e.is_request() && !timeout);
                 return Err(Failure {
@@ -310,26 +325,14 @@ impl ApiClient {
             .bytes()
             .await
             .map_err(|e| Failure::final_(transport_error(&e)))?;
-        self.log(&format!(
+        tracing::debug!(
             "  -> {status} ({} ms, {} bytes)",
             started.elapsed().as_millis(),
             bytes.len()
-        ));
+        );
 
         if (200..300).contains(&status) {
-            if bytes.trim_ascii().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                Failure::final_(ApiError::Decode {
-                    method: method.as_str(),
-                    path: path.to_owned(),
-                    detail: format!(
-                        "the body is not JSON ({e}); it starts with {:?}",
-                        excerpt(&String::from_utf8_lossy(&bytes))
-                    ),
-                })
-            });
+            return Ok(bytes);
         }
         if status == 401 {
             return Err(Failure::final_(ApiError::NotLoggedIn));
@@ -407,21 +410,27 @@ fn transport_error(e: &reqwest::Error) -> ApiError {
     }
 }
 
-/// Decodes rows into typed models, with a clear error naming the request.
-pub fn decode_rows<T: DeserializeOwned>(
-    rows: Vec<Value>,
+/// A 2xx body that is not what the API returns: not JSON at all (with its first
+/// characters), or JSON of another shape.
+fn decode_error(
     method: &'static str,
-    path: &str,
-) -> Result<Vec<T>, ApiError> {
-    rows.into_iter()
-        .map(|r| {
-            serde_json::from_value(r).map_err(|e| ApiError::Decode {
-                method,
-                path: format!("/v7/{path}"),
-                detail: e.to_string(),
-            })
-        })
-        .collect()
+    path: String,
+    body: &[u8],
+    e: &serde_json::Error,
+) -> ApiError {
+    let detail = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        format!(
+            "the body is not JSON ({e}); it starts with {:?}",
+            excerpt(&String::from_utf8_lossy(body))
+        )
+    } else {
+        format!("expected {{\"d\":[…]}} of the resource's rows: {e}")
+    };
+    ApiError::Decode {
+        method,
+        path,
+        detail,
+    }
 }
 
 fn excerpt(s: &str) -> String {

@@ -5,7 +5,7 @@
 pub const LOGIN_REQUIRED: &str =
     "Login required: use the \u{201c}balena login\u{201d} command to log in.";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// No credentials at all, or the server answered 401.
     #[error("{LOGIN_REQUIRED}")]

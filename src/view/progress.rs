@@ -1,12 +1,12 @@
 //! `--wait` progress on stderr: an indicatif bar on a terminal, otherwise one plain line per
 //! change in the counts (not one per poll), so CI logs stay short.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::wait::Counts;
+use super::Printer;
+use crate::policy::rollout::{Counts, RolloutObserver};
 
 /// `12/40 devices on target · 3 updating · 1 offline`
 pub fn counts_line(c: &Counts) -> String {
@@ -49,20 +49,21 @@ enum Mode {
 }
 
 /// The progress display of one wait.
-pub struct WaitProgress {
+pub struct WaitProgress<'a> {
+    printer: &'a Printer,
     mode: Mode,
     label: String,
     last: Option<Counts>,
 }
 
-impl WaitProgress {
-    /// A bar when stderr is a terminal (and `--debug` lines are not interleaved), else lines.
-    pub fn start(label: &str, debug: bool) -> WaitProgress {
-        let tty = std::io::stderr().is_terminal() && !debug;
-        WaitProgress::with_mode(label, tty)
+impl<'a> WaitProgress<'a> {
+    /// A bar when the printer draws one (stderr is a terminal and `--debug` lines are not
+    /// interleaved), else lines.
+    pub fn start(printer: &'a Printer, label: &str) -> WaitProgress<'a> {
+        WaitProgress::with_mode(printer, label, printer.progress_bar)
     }
 
-    fn with_mode(label: &str, tty: bool) -> WaitProgress {
+    fn with_mode(printer: &'a Printer, label: &str, tty: bool) -> WaitProgress<'a> {
         let mode = if tty {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             // `wide_msg` is cut to the terminal's width, so the bar never wraps.
@@ -82,14 +83,16 @@ impl WaitProgress {
             Mode::Lines
         };
         WaitProgress {
+            printer,
             mode,
             label: label.to_owned(),
             last: None,
         }
     }
+}
 
-    /// After each poll.
-    pub fn update(&mut self, c: &Counts) {
+impl RolloutObserver for WaitProgress<'_> {
+    fn polled(&mut self, c: &Counts) {
         if self.last.as_ref() == Some(c) {
             return;
         }
@@ -100,20 +103,20 @@ impl WaitProgress {
                 bar.set_position(c.on_target as u64);
                 bar.set_message(counts_line(c));
             }
-            Mode::Lines => super::note(&progress_line(&self.label, c)),
+            Mode::Lines => self.printer.note(&progress_line(&self.label, c)),
         }
     }
 
     /// Clears the bar and prints the closing line.
-    pub fn finish(&mut self, c: &Counts, complete: bool, elapsed: Duration) {
+    fn finished(&mut self, c: &Counts, complete: bool, elapsed: Duration) {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
-        super::note(&final_line(c, complete, elapsed));
+        self.printer.note(&final_line(c, complete, elapsed));
     }
 }
 
-impl Drop for WaitProgress {
+impl Drop for WaitProgress<'_> {
     fn drop(&mut self) {
         // An error mid-wait: leave no half-drawn bar behind the error message.
         if let Mode::Bar(bar) = &self.mode {
@@ -162,10 +165,28 @@ mod tests {
     }
 
     #[test]
+    fn lines_mode_prints_each_change_once() {
+        let (printer, out, err) = Printer::buffered(false);
+        let mut p = WaitProgress::start(&printer, "o/f");
+        p.polled(&c(0, 2, 1, 0));
+        p.polled(&c(0, 2, 1, 0));
+        p.polled(&c(2, 2, 0, 0));
+        p.finished(&c(2, 2, 0, 0), true, Duration::from_millis(1500));
+        assert_eq!(out.text(), "");
+        assert_eq!(
+            err.text(),
+            "Waiting for o/f: 0/2 devices on target \u{b7} 1 updating \u{b7} 0 offline\n\
+             Waiting for o/f: 2/2 devices on target \u{b7} 0 updating \u{b7} 0 offline\n\
+             Done: 2/2 devices on target after 1.5s\n"
+        );
+    }
+
+    #[test]
     fn bar_mode_does_not_panic_without_a_terminal() {
-        let mut p = WaitProgress::with_mode("o/f", true);
-        p.update(&c(0, 2, 1, 0));
-        p.update(&c(2, 2, 0, 0));
+        let (printer, _, _) = Printer::buffered(false);
+        let mut p = WaitProgress::with_mode(&printer, "o/f", true);
+        p.polled(&c(0, 2, 1, 0));
+        p.polled(&c(2, 2, 0, 0));
         if let Mode::Bar(bar) = &p.mode {
             assert_eq!(bar.position(), 2);
             assert_eq!(bar.length(), Some(2));

@@ -1,0 +1,459 @@
+//! `device pin` and `device track-fleet` over several devices: a comma-separated list, `-`
+//! (uuids on stdin) or `--fleet F [--tag K[=V]]...`.
+//!
+//! On the wire:
+//! - a list is resolved with filtered GETs: full uuids in one `uuid in (…)`, prefixes as an
+//!   `or` of `startswith`, chunked so each URL stays within [`MAX_PATH`]; then the fleets of
+//!   those devices in ONE `application?$filter=id in (…)` GET that also expands the release
+//!   the argument names in each fleet;
+//! - a `--fleet` selection is one fleet GET (with the release expanded) and one device GET
+//!   per page of [`PAGE`] devices;
+//! - the writes are `PATCH device?$filter=id in (…)`, one per target release and chunk of
+//!   ids (see [`balena_api::chunk`]).
+//!
+//! Devices already in the requested state get no write. Unknown, ambiguous or inaccessible
+//! devices, and fleets where the release does not resolve, are reported and left alone;
+//! the rest proceed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use balena_api::chunk::{id_chunks, MAX_PATH};
+use balena_api::lookup::{is_full_uuid, DEVICE_TOP};
+use balena_api::models::{Application, Device, Release};
+use balena_api::odata::{self, Filter, Lit, Query};
+use balena_api::patch::DevicePatch;
+use balena_api::Client;
+
+use super::find;
+use crate::error::Error;
+use crate::policy::plan::{self, BulkItem, DeviceAction};
+use crate::policy::release::{self as rel_rules, Caveat, SUMMARY_FIELDS};
+use crate::policy::select::{tag_filter, Selection};
+use crate::policy::ReleaseSelector;
+
+/// At most this many `startswith` terms in one `or` (servers bound the filter's depth).
+pub const MAX_PREFIXES: usize = 40;
+/// Devices per page of a `--fleet` selection.
+pub const PAGE: u32 = 1_000;
+
+const FLEET_FIELDS: &[&str] = &["id", "app_name", "slug", "should_track_latest_release"];
+
+/// What to do to every selected device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkOp {
+    Pin(ReleaseSelector),
+    TrackFleet,
+}
+
+/// What a bulk run did (or, with `dry_run`, would do).
+#[derive(Debug, Clone)]
+pub struct BulkOutcome {
+    pub items: Vec<BulkItem>,
+    /// The caveats of the releases pinned.
+    pub caveats: Vec<Caveat>,
+}
+
+impl BulkOutcome {
+    /// The ids of the devices that did not fail.
+    pub fn ok_ids(&self) -> Vec<i64> {
+        self.items
+            .iter()
+            .filter(|i| i.error.is_none())
+            .filter_map(|i| i.device.as_ref().map(|d| d.id))
+            .collect()
+    }
+}
+
+/// `$select`/`$expand` of every device GET here.
+fn device_query(with_fleet: bool) -> Query {
+    let fields: &[&str] = if with_fleet {
+        &["id", "uuid", "device_name", "belongs_to__application"]
+    } else {
+        &["id", "uuid", "device_name"]
+    };
+    Query::new()
+        .select(fields)
+        .expand("is_pinned_on__release", Query::new().select(SUMMARY_FIELDS))
+}
+
+/// The fleet query of a bulk run: its target, and the release `op` names.
+fn fleet_query(op: &BulkOp) -> Query {
+    let q = Query::new().select(FLEET_FIELDS).expand(
+        "should_be_running__release",
+        Query::new().select(SUMMARY_FIELDS),
+    );
+    match op {
+        BulkOp::Pin(sel) => q.expand("owns__release", rel_rules::expansion(sel)),
+        BulkOp::TrackFleet => q,
+    }
+}
+
+/// The release `op` pins to in `app`, if it pins.
+async fn release_of(
+    api: &Client,
+    op: &BulkOp,
+    app: &Application,
+    caveats: &mut Vec<Caveat>,
+) -> Result<Option<Release>, Error> {
+    match op {
+        BulkOp::Pin(sel) => {
+            let (r, c) = find::release_in_fleet(api, sel, app).await?;
+            caveats.extend(c);
+            Ok(Some(r))
+        }
+        BulkOp::TrackFleet => Ok(None),
+    }
+}
+
+fn action_of(release: Option<Release>) -> DeviceAction {
+    match release {
+        Some(r) => DeviceAction::Pin(r),
+        None => DeviceAction::TrackFleet,
+    }
+}
+
+fn planned(
+    input: Option<String>,
+    dev: Device,
+    app: &Application,
+    action: &DeviceAction,
+) -> BulkItem {
+    let plan = plan::device(&dev, Some(app), action);
+    BulkItem {
+        input,
+        fleet: Some(app.slug.clone()),
+        device: Some(dev),
+        plan: Some(plan),
+        error: None,
+    }
+}
+
+/// Runs `op` over the devices `selection` names (not [`Selection::One`]); with `dry_run`,
+/// only plans.
+pub async fn run(
+    api: &Client,
+    selection: &Selection,
+    op: &BulkOp,
+    dry_run: bool,
+) -> Result<BulkOutcome, Error> {
+    api.require_token()?;
+    let mut caveats = Vec::new();
+    let mut items: Vec<BulkItem> = Vec::new();
+    match selection {
+        Selection::One(_) => {
+            return Err(Error::Incomplete {
+                detail: "a single device goes through the single-device commands".into(),
+            })
+        }
+        Selection::Fleet { fleet, tags } => {
+            let app: Application = find::fleet(api, fleet, fleet_query(op)).await?;
+            let action = action_of(release_of(api, op, &app, &mut caveats).await?);
+            let devs = fleet_devices(api, app.id, tags).await?;
+            if devs.is_empty() {
+                return Err(Error::NoDevicesSelected {
+                    what: describe_selection(&app.slug, tags),
+                });
+            }
+            for d in devs {
+                items.push(planned(None, d, &app, &action));
+            }
+        }
+        Selection::List(args) => {
+            let resolved = resolve_list(api, args).await?;
+            let mut fleet_ids: Vec<i64> = resolved
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok().and_then(|d| d.fleet.id()))
+                .collect();
+            fleet_ids.sort_unstable();
+            fleet_ids.dedup();
+            let fleets: HashMap<i64, Application> = fetch_fleets(api, &fleet_ids, op)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a))
+                .collect();
+            let mut actions: HashMap<i64, Result<DeviceAction, Error>> = HashMap::new();
+            for id in &fleet_ids {
+                if let Some(app) = fleets.get(id) {
+                    let a = release_of(api, op, app, &mut caveats).await.map(action_of);
+                    actions.insert(*id, a);
+                }
+            }
+            for (arg, r) in resolved {
+                let dev = match r {
+                    Ok(d) => d,
+                    Err(e) => {
+                        items.push(BulkItem::failed(Some(arg), None, None, e));
+                        continue;
+                    }
+                };
+                let Some(app) = dev.fleet.id().and_then(|f| fleets.get(&f)) else {
+                    items.push(BulkItem::failed(
+                        Some(arg),
+                        Some(dev),
+                        None,
+                        Error::FleetNotAccessible,
+                    ));
+                    continue;
+                };
+                match &actions[&app.id] {
+                    Ok(action) => items.push(planned(Some(arg), dev, app, action)),
+                    Err(e) => items.push(BulkItem::failed(
+                        Some(arg),
+                        Some(dev),
+                        Some(app.slug.clone()),
+                        e.clone(),
+                    )),
+                }
+            }
+        }
+    }
+    if !dry_run {
+        write(api, &mut items).await;
+    }
+    Ok(BulkOutcome { items, caveats })
+}
+
+fn describe_selection(slug: &str, tags: &[String]) -> String {
+    if tags.is_empty() {
+        format!("fleet {slug} has no device")
+    } else {
+        format!(
+            "no device of fleet {slug} has the tag(s) {}",
+            tags.join(", ")
+        )
+    }
+}
+
+/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices.
+async fn write(api: &Client, items: &mut [BulkItem]) {
+    let mut groups: BTreeMap<DevicePatch, Vec<i64>> = BTreeMap::new();
+    for i in items.iter() {
+        if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
+            groups.entry(patch).or_default().push(d.id);
+        }
+    }
+    let mut failed: HashMap<i64, Error> = HashMap::new();
+    for (patch, mut ids) in groups {
+        ids.sort_unstable();
+        ids.dedup();
+        let path_of =
+            |c: &[i64]| odata::path("device", &Query::new().filter(Filter::id_in("id", c)));
+        for chunk in id_chunks(&ids, path_of) {
+            if let Err(e) = api.patch(&path_of(&chunk), &patch).await {
+                let e = Error::from(e);
+                for id in &chunk {
+                    failed.insert(*id, e.clone());
+                }
+            }
+        }
+    }
+    for i in items.iter_mut() {
+        let Some(id) = i.device.as_ref().map(|d| d.id) else {
+            continue;
+        };
+        if let Some(e) = failed.remove(&id) {
+            i.write_failed(e);
+        }
+    }
+}
+
+/// The devices of fleet `id` (with `tags`), a page of [`PAGE`] per GET.
+async fn fleet_devices(api: &Client, id: i64, tags: &[String]) -> Result<Vec<Device>, Error> {
+    let mut parts = vec![Filter::eq("belongs_to__application", id)];
+    parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
+    let q = device_query(false)
+        .filter(Filter::And(parts))
+        .orderby("id asc")
+        .top(PAGE);
+    let mut out: Vec<Device> = Vec::new();
+    loop {
+        let page: Vec<Device> = api
+            .get(&odata::path("device", &q.clone().skip(out.len() as u64)))
+            .await?;
+        let n = page.len();
+        out.extend(page.into_iter().map(|mut d| {
+            d.fleet = balena_api::models::Nav::Deferred(id);
+            d
+        }));
+        if n < PAGE as usize {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The fleets `ids`, with their target and (to pin) the release the argument names.
+async fn fetch_fleets(api: &Client, ids: &[i64], op: &BulkOp) -> Result<Vec<Application>, Error> {
+    let q = fleet_query(op);
+    let path_of = |c: &[i64]| odata::path("application", &q.clone().filter(Filter::id_in("id", c)));
+    let mut out = Vec::new();
+    for chunk in id_chunks(ids, path_of) {
+        out.extend(api.get::<Application>(&path_of(&chunk)).await?);
+    }
+    Ok(out)
+}
+
+/// How an argument of the list is looked up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// A full uuid: `uuid in (…)`.
+    Exact,
+    /// `startswith(uuid, …)`
+    Prefix,
+}
+
+/// The filter and `$top` of a chunk of arguments.
+fn list_query(chunk: &[(String, Mode)]) -> Query {
+    let exact: Vec<Lit> = chunk
+        .iter()
+        .filter(|(_, m)| *m == Mode::Exact)
+        .map(|(a, _)| Lit::Str(a.clone()))
+        .collect();
+    let n_exact = exact.len();
+    let mut parts = Vec::new();
+    if !exact.is_empty() {
+        parts.push(Filter::In("uuid".into(), exact));
+    }
+    let mut n_prefix = 0;
+    for (a, m) in chunk {
+        if *m == Mode::Prefix {
+            parts.push(Filter::starts_with("uuid", a));
+            n_prefix += 1;
+        }
+    }
+    device_query(true)
+        .filter(Filter::Or(parts))
+        // One more row than the chunk can legitimately match: a full page means truncated.
+        .top((n_exact + n_prefix * DEVICE_TOP as usize + 1) as u32)
+}
+
+/// Splits the arguments into chunks whose GET path stays within [`MAX_PATH`], with at most
+/// [`MAX_PREFIXES`] prefixes each.
+fn list_chunks(args: &[(String, Mode)]) -> Vec<Vec<(String, Mode)>> {
+    let mut out: Vec<Vec<(String, Mode)>> = Vec::new();
+    let mut cur: Vec<(String, Mode)> = Vec::new();
+    for a in args {
+        cur.push(a.clone());
+        let prefixes = cur.iter().filter(|(_, m)| *m == Mode::Prefix).count();
+        let too_long = odata::path("device", &list_query(&cur)).len() > MAX_PATH;
+        if cur.len() > 1 && (too_long || prefixes > MAX_PREFIXES) {
+            let last = cur.pop().expect("just pushed");
+            out.push(std::mem::take(&mut cur));
+            cur.push(last);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Resolves every argument of the list to a device (or the reason it does not resolve), in
+/// the order given.
+async fn resolve_list(
+    api: &Client,
+    args: &[String],
+) -> Result<Vec<(String, Result<Device, Error>)>, Error> {
+    let modes: Vec<(String, Mode)> = args
+        .iter()
+        .map(|a| {
+            let mode = if is_full_uuid(a) {
+                Mode::Exact
+            } else {
+                Mode::Prefix
+            };
+            (a.clone(), mode)
+        })
+        .collect();
+    let mut queue = list_chunks(&modes);
+    queue.reverse();
+    let mut found: HashMap<String, Result<Device, Error>> = HashMap::new();
+    let mut retry: Vec<(String, Mode)> = Vec::new();
+    let mut any_row = false;
+    while let Some(chunk) = queue.pop() {
+        let q = list_query(&chunk);
+        let top = q.top.unwrap_or(0) as usize;
+        let rows: Vec<Device> = api.get(&odata::path("device", &q)).await?;
+        any_row |= !rows.is_empty();
+        if rows.len() >= top && chunk.len() > 1 {
+            // Truncated: some prefix matched many devices. Look each one up alone.
+            for a in chunk.into_iter().rev() {
+                queue.push(vec![a]);
+            }
+            continue;
+        }
+        for (arg, mode) in chunk {
+            let exact: Vec<&Device> = rows.iter().filter(|d| d.uuid == arg).collect();
+            let matches: Vec<&Device> = match mode {
+                Mode::Exact => exact,
+                Mode::Prefix if exact.len() == 1 => exact,
+                Mode::Prefix => rows.iter().filter(|d| d.uuid.starts_with(&arg)).collect(),
+            };
+            let r = match matches.len() {
+                1 => Ok(matches[0].clone()),
+                0 if mode == Mode::Exact && arg.len() == 32 => {
+                    // Could be the prefix of a 62-character uuid.
+                    retry.push((arg, Mode::Prefix));
+                    continue;
+                }
+                0 => Err(Error::DeviceNotFound(arg.clone())),
+                _ => Err(Error::DeviceAmbiguous {
+                    arg: arg.clone(),
+                    candidates: matches
+                        .iter()
+                        .map(|d| {
+                            format!("{} {}", d.uuid, d.device_name.as_deref().unwrap_or("N/a"))
+                        })
+                        .collect(),
+                }),
+            };
+            found.insert(arg, r);
+        }
+        if queue.is_empty() && !retry.is_empty() {
+            queue = list_chunks(&std::mem::take(&mut retry));
+            queue.reverse();
+        }
+    }
+    if !any_row {
+        // The guest trap: an unknown token reads as a guest with no devices.
+        api.confirm_session().await?;
+    }
+    Ok(args
+        .iter()
+        .map(|a| {
+            let r = found
+                .remove(a)
+                .unwrap_or_else(|| Err(Error::DeviceNotFound(a.clone())));
+            (a.clone(), r)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_queries_mix_exact_and_prefixes() {
+        let full = "abcdef0123456789abcdef0123456789".to_owned();
+        let chunk = vec![
+            (full.clone(), Mode::Exact),
+            ("d0c0".to_owned(), Mode::Prefix),
+            ("1234".to_owned(), Mode::Prefix),
+        ];
+        assert_eq!(
+            odata::path("device", &list_query(&chunk)),
+            format!("device?$select=id,uuid,device_name,belongs_to__application&$filter=(uuid%20in%20(%27{full}%27))%20or%20(startswith(uuid,%27d0c0%27))%20or%20(startswith(uuid,%271234%27))&$expand=is_pinned_on__release($select=id,commit,raw_version)&$top=22")
+        );
+        let many: Vec<(String, Mode)> = (0..500)
+            .map(|i| (format!("{i:032x}"), Mode::Exact))
+            .chain((0..100).map(|i| (format!("{i:04x}"), Mode::Prefix)))
+            .collect();
+        let chunks = list_chunks(&many);
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 600);
+        for c in &chunks {
+            assert!(odata::path("device", &list_query(c)).len() <= MAX_PATH);
+            assert!(c.iter().filter(|(_, m)| *m == Mode::Prefix).count() <= MAX_PREFIXES);
+        }
+    }
+}

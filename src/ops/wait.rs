@@ -1,0 +1,150 @@
+//! `--wait`: after a mutation, poll the affected devices until every online one runs its
+//! target release (`is_running__release` = `should_be_running__release`), or time out.
+//!
+//! One GET per poll (per chunk of ids, see [`balena_api::chunk`]), selecting only the
+//! fields compared. Navigation fields come back deferred (`{"__id":N}`) and only the ids are
+//! compared. The timeout is not an error here: the outcome says `complete: false`, and the
+//! caller turns it into exit 8 with [`WaitOutcome::timeout_error`] after printing the
+//! report. The rules (counts, completeness, schedule) are in [`crate::policy::rollout`].
+
+use std::time::{Duration, Instant};
+
+use balena_api::chunk::id_chunks;
+use balena_api::models::Device;
+use balena_api::odata::{self, Filter, Lit, Query};
+use balena_api::Client;
+
+use crate::error::Error;
+use crate::policy::rollout::{self, RolloutObserver, WaitOutcome};
+
+/// What the wait covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitScope {
+    /// The fleet's devices that follow the fleet's target (not pinned): those a fleet target
+    /// change affects.
+    Fleet { id: i64, slug: String },
+    /// These device ids.
+    Devices(Vec<i64>),
+}
+
+impl WaitScope {
+    /// What progress lines name (the fleet's slug, or nothing for a device list).
+    pub fn label(&self) -> &str {
+        match self {
+            WaitScope::Fleet { slug, .. } => slug,
+            WaitScope::Devices(_) => "",
+        }
+    }
+}
+
+/// The fields one poll reads.
+pub const POLL_FIELDS: &[&str] = &[
+    "id",
+    "uuid",
+    "device_name",
+    "is_online",
+    "overall_status",
+    "is_running__release",
+    "should_be_running__release",
+];
+
+/// The GET paths (relative to `/v7/`) of one poll.
+pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
+    let select = Query::new().select(POLL_FIELDS);
+    match scope {
+        WaitScope::Fleet { id, .. } => {
+            let q = select.filter(Filter::And(vec![
+                Filter::eq("belongs_to__application", *id),
+                Filter::Eq("is_pinned_on__release".into(), Lit::Null),
+            ]));
+            vec![odata::path("device", &q)]
+        }
+        WaitScope::Devices(ids) => {
+            let mut ids = ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            let path_of =
+                |c: &[i64]| odata::path("device", &select.clone().filter(Filter::id_in("id", c)));
+            id_chunks(&ids, path_of)
+                .iter()
+                .map(|c| path_of(c))
+                .collect()
+        }
+    }
+}
+
+/// Polls until every online device of `scope` runs its target release, or `timeout` passes.
+/// A timeout is `Ok` with `complete: false`; request failures (after the client's retries)
+/// are errors.
+pub async fn wait_for_rollout(
+    api: &Client,
+    scope: &WaitScope,
+    timeout: Duration,
+    observer: &mut dyn RolloutObserver,
+) -> Result<WaitOutcome, Error> {
+    api.require_token()?;
+    let paths = poll_paths(scope);
+    if paths.is_empty() {
+        // No devices: nothing to wait for, nothing to send.
+        return Ok(WaitOutcome::empty());
+    }
+    let started = Instant::now();
+    let mut polls: u32 = 0;
+    loop {
+        let mut rows: Vec<Device> = Vec::new();
+        for p in &paths {
+            rows.extend(api.get::<Device>(p).await?);
+        }
+        polls += 1;
+        let devices = rollout::states(&rows);
+        let c = rollout::counts(&devices);
+        observer.polled(&c);
+        let elapsed = started.elapsed();
+        let complete = rollout::is_complete(&devices);
+        let next = if complete {
+            None
+        } else {
+            rollout::next_delay(polls, elapsed, timeout)
+        };
+        match next {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                observer.finished(&c, complete, elapsed);
+                return Ok(WaitOutcome {
+                    complete,
+                    elapsed,
+                    polls,
+                    devices,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balena_api::chunk::MAX_PATH;
+
+    #[test]
+    fn poll_paths_and_chunks() {
+        let sel = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release";
+        assert_eq!(
+            poll_paths(&WaitScope::Fleet {
+                id: 5,
+                slug: "o/f".into()
+            }),
+            [format!("device?{sel}&$filter=(belongs_to__application%20eq%205)%20and%20(is_pinned_on__release%20eq%20null)")]
+        );
+        assert_eq!(
+            poll_paths(&WaitScope::Devices(vec![3, 1, 3])),
+            [format!("device?{sel}&$filter=id%20in%20(1,3)")]
+        );
+        assert!(poll_paths(&WaitScope::Devices(vec![])).is_empty());
+
+        let ids: Vec<i64> = (1_000_000..1_002_000).collect();
+        let paths = poll_paths(&WaitScope::Devices(ids));
+        assert!(paths.len() > 1);
+        assert!(paths.iter().all(|p| p.len() <= MAX_PATH), "{paths:?}");
+    }
+}

@@ -1,0 +1,188 @@
+//! `fleet <fleet>`, `fleet list`, and `fleet pin <fleet>` without a release.
+
+use balena_api::models::Application;
+use serde_json::{json, Map, Value};
+
+use super::{table, Printer};
+use crate::policy::{DeviceCounts, FleetPolicy, Summary};
+
+/// `balena fleet <fleet>`: the official rows (byte-identical to the official CLI), then,
+/// after a blank line, the release policy, the target release and the device counts.
+/// `--json`: the official keys, then `release_policy`, `target_release` and
+/// `device_counts`. `row` is the fleet as the server sent it.
+pub fn show(p: &Printer, row: &Value, counts: DeviceCounts) {
+    let device_type = row
+        .pointer("/is_for__device_type/0/slug")
+        .and_then(|s| s.as_str())
+        .map(str::to_owned);
+    let commit = row
+        .pointer("/should_be_running__release/0/commit")
+        .and_then(|s| s.as_str())
+        .map(str::to_owned);
+    let tracking = row
+        .get("should_track_latest_release")
+        .and_then(|t| t.as_bool());
+    let counts_json = json!({
+        "total": counts.total,
+        "pinned": counts.pinned,
+        "tracking": counts.total - counts.pinned,
+        "behind": counts.behind,
+    });
+    if p.json {
+        let mut o = Map::new();
+        o.insert("id".into(), row.get("id").cloned().unwrap_or(Value::Null));
+        o.insert(
+            "app_name".into(),
+            row.get("app_name").cloned().unwrap_or(Value::Null),
+        );
+        o.insert(
+            "slug".into(),
+            row.get("slug").cloned().unwrap_or(Value::Null),
+        );
+        o.insert(
+            "device_type".into(),
+            device_type.map(Value::String).unwrap_or(Value::Null),
+        );
+        if let Some(c) = commit {
+            o.insert("commit".into(), Value::String(c));
+        }
+        o.insert(
+            "release_policy".into(),
+            match tracking {
+                Some(true) => "tracking_latest".into(),
+                Some(false) => "pinned".into(),
+                None => Value::Null,
+            },
+        );
+        o.insert(
+            "target_release".into(),
+            row.pointer("/should_be_running__release/0")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        o.insert("device_counts".into(), counts_json);
+        p.json_pretty(&Value::Object(o));
+        return;
+    }
+    let name = row.get("app_name").and_then(|s| s.as_str()).unwrap_or("");
+    let official = [
+        ("ID", table::value(row.get("id"))),
+        ("DEVICE TYPE", device_type),
+        ("SLUG", table::value(row.get("slug"))),
+        ("COMMIT", commit),
+    ];
+    let policy = tracking.map(|t| if t { "Tracking latest" } else { "Pinned" }.to_owned());
+    let extra = [
+        ("RELEASE POLICY", policy),
+        (
+            "TARGET RELEASE",
+            Some(
+                table::release(row.get("should_be_running__release"))
+                    .unwrap_or_else(|| "N/a".into()),
+            ),
+        ),
+        ("DEVICES", Some(counts.total.to_string())),
+        ("PINNED DEVICES", Some(counts.pinned.to_string())),
+        (
+            "TRACKING DEVICES",
+            Some((counts.total - counts.pinned).to_string()),
+        ),
+        ("BEHIND DEVICES", Some(counts.behind.to_string())),
+    ];
+    // Two blocks, each aligned on its own: the official rows keep the official alignment.
+    p.out(&format!(
+        "{}\n{}",
+        table::vertical(Some(name), &official),
+        table::vertical(None, &extra)
+    ));
+}
+
+/// One row of `fleet list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListItem {
+    pub id: Value,
+    pub app_name: Value,
+    pub slug: Value,
+    pub device_type: Value,
+    pub device_count: usize,
+    pub online_devices: usize,
+}
+
+/// `balena fleet list`.
+pub fn list(p: &Printer, items: &[ListItem]) {
+    if p.json {
+        let v: Vec<Value> = items
+            .iter()
+            .map(|i| {
+                json!({
+                    "id": i.id,
+                    "app_name": i.app_name,
+                    "slug": i.slug,
+                    "device_type": i.device_type,
+                    "device_count": i.device_count,
+                    "online_devices": i.online_devices,
+                })
+            })
+            .collect();
+        p.json_pretty(&v);
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                table::cell(Some(&i.id)),
+                table::cell(Some(&i.app_name)),
+                table::cell(Some(&i.slug)),
+                table::cell(Some(&i.device_type)),
+                i.device_count.to_string(),
+                i.online_devices.to_string(),
+            ]
+        })
+        .collect();
+    p.out(&table::horizontal(
+        &[
+            "ID",
+            "NAME",
+            "SLUG",
+            "DEVICE TYPE",
+            "DEVICE COUNT",
+            "ONLINE DEVICES",
+        ],
+        &rows,
+    ));
+}
+
+/// `{"id":…,"slug":…}` of a fleet in results.
+pub fn fleet_ref(app: &Application) -> Value {
+    json!({"id": app.id, "slug": app.slug})
+}
+
+/// `fleet pin <fleet>` without a release: the current policy.
+pub fn policy(p: &Printer, app: &Application) {
+    let policy = FleetPolicy::of(app);
+    if p.json {
+        let mut o = fleet_ref(app);
+        if let Value::Object(o) = &mut o {
+            o.insert("tracking_latest".into(), policy.tracks_latest().into());
+            o.insert(
+                "release".into(),
+                serde_json::to_value(Summary(policy.target())).unwrap_or(Value::Null),
+            );
+        }
+        p.json_pretty(&o);
+        return;
+    }
+    let first = match &policy {
+        FleetPolicy::TracksLatest(Some(r)) => format!(
+            "This fleet is tracking the latest release (currently {}).",
+            r.commit
+        ),
+        FleetPolicy::Pinned(Some(r)) => format!("This fleet is pinned to {}.", r.commit),
+        _ => "This fleet is not currently pinned to any release.".to_owned(),
+    };
+    p.out(&format!(
+        "{first}\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list {}`.\n",
+        app.slug
+    ));
+}

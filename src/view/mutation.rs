@@ -1,0 +1,425 @@
+//! The results of mutations: the confirmations on stderr, the `--dry-run` plans, the
+//! `--json` result documents (with the `--wait` report), for fleets, single devices and
+//! bulk device selections.
+
+use std::collections::BTreeMap;
+
+use balena_api::models::{Application, Device};
+use serde_json::{json, Value};
+
+use super::device::device_ref;
+use super::fleet::fleet_ref;
+use super::{plural, table, Printer};
+use crate::policy::plan::{
+    BulkCounts, BulkItem, DeviceAction, DeviceEffect, DevicePlan, FleetAction, FleetPlan,
+};
+use crate::policy::release::Caveat;
+use crate::policy::rollout::WaitOutcome;
+use crate::policy::{short, short_or_none};
+
+/// The first line of every human plan (stdout).
+pub const PLAN_HEADER: &str = "Dry run: nothing was changed.";
+/// The last line of every plan (stderr).
+const DRY_RUN_NOTE: &str = "Dry run: no change was sent.";
+
+/// The caveats of the releases being pinned, as warnings on stderr.
+pub fn caveats(p: &Printer, caveats: &[Caveat]) {
+    for c in caveats {
+        p.warn(&c.to_string());
+    }
+}
+
+fn short_uuid(u: &str) -> String {
+    u.chars().take(7).collect()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// `--wait`'s report: `{"complete","elapsed_ms","polls","devices":[…],"behind":[uuid…],
+/// "offline":[uuid…]}`.
+pub fn rollout_json(w: &WaitOutcome) -> Value {
+    let id_obj = |id: Option<i64>| id.map_or(Value::Null, |i| json!({ "id": i }));
+    json!({
+        "complete": w.complete,
+        "elapsed_ms": u64::try_from(w.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "polls": w.polls,
+        "devices": w.devices.iter().map(|d| json!({
+            "uuid": d.uuid,
+            "device_name": d.device_name,
+            "is_online": d.is_online,
+            "status": d.status,
+            "running": id_obj(d.running),
+            "target": id_obj(d.target),
+            "on_target": d.on_target(),
+        })).collect::<Vec<_>>(),
+        "behind": w.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        "offline": w.offline().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// `head` (an object) + `"before","after","changed"` (+ `"rollout"` when the command
+/// waited), pretty on stdout.
+fn result_doc(
+    p: &Printer,
+    mut doc: Value,
+    change: &impl serde::Serialize,
+    waited: Option<&WaitOutcome>,
+) {
+    if let (Value::Object(o), Ok(Value::Object(c))) = (&mut doc, serde_json::to_value(change)) {
+        o.extend(c);
+        if let Some(w) = waited {
+            o.insert("rollout".into(), rollout_json(w));
+        }
+    }
+    p.json_pretty(&doc);
+}
+
+/// The confirmation of a fleet mutation (stderr).
+pub fn fleet_done(p: &Printer, app: &Application, plan: &FleetPlan) {
+    let slug = &app.slug;
+    let after = short_or_none(plan.change.after.target());
+    let line = match (&plan.action, plan.change.changed) {
+        (FleetAction::Pin, true) => format!("Pinned fleet {slug} to release {after}."),
+        (FleetAction::Pin, false) => {
+            format!("Fleet {slug} is already pinned to release {after}; nothing changed.")
+        }
+        (FleetAction::TrackLatest, changed) => {
+            let now = match plan.change.after.target() {
+                Some(r) => format!("currently {}", short(r)),
+                None => "no release yet".to_owned(),
+            };
+            if changed {
+                format!("Fleet {slug} now tracks the latest release ({now}).")
+            } else {
+                format!("Fleet {slug} already tracks the latest release ({now}); nothing changed.")
+            }
+        }
+        (FleetAction::Rollback { from }, _) => {
+            format!("Rolled back fleet {slug} from {} to {after}.", short(from))
+        }
+    };
+    p.note(&line);
+}
+
+/// The `--json` result of a fleet mutation.
+pub fn fleet_result(
+    p: &Printer,
+    app: &Application,
+    plan: &FleetPlan,
+    waited: Option<&WaitOutcome>,
+) {
+    if p.json {
+        result_doc(p, json!({"fleet": fleet_ref(app)}), &plan.change, waited);
+    }
+}
+
+/// The `--dry-run` plan of a fleet mutation: the fleet's change and its devices'.
+pub fn fleet_plan(p: &Printer, app: &Application, plan: &FleetPlan, effects: &[DeviceEffect<'_>]) {
+    let pinned = effects
+        .iter()
+        .filter(|e| e.change.before.is_pinned())
+        .count();
+    let changed = effects.iter().filter(|e| e.change.changed).count();
+    let unchanged = effects.len() - pinned - changed;
+    if p.json {
+        let devices: Vec<Value> = effects
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.device.id,
+                    "uuid": e.device.uuid,
+                    "device_name": e.device.device_name,
+                    "before": e.change.before,
+                    "after": e.change.after,
+                    "changed": e.change.changed,
+                })
+            })
+            .collect();
+        let c = &plan.change;
+        p.json_pretty(&json!({
+            "dry_run": true,
+            "fleet": fleet_ref(app),
+            "before": c.before,
+            "after": c.after,
+            "changed": c.changed,
+            "devices": devices,
+            "counts": {"changed": changed, "unchanged": unchanged, "pinned": pinned},
+        }));
+    } else {
+        let c = &plan.change;
+        let mut s = format!("{PLAN_HEADER}\n");
+        s.push_str(&format!(
+            "Fleet {}: {} -> {}{}\n",
+            app.slug,
+            c.before,
+            c.after,
+            if c.changed { "" } else { " (no change)" }
+        ));
+        if !effects.is_empty() {
+            let rows: Vec<Vec<String>> = effects
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.device.uuid.clone(),
+                        name_or_na(e.device),
+                        e.change.before.to_string(),
+                        e.change.after.to_string(),
+                        yes_no(e.change.changed),
+                    ]
+                })
+                .collect();
+            s.push('\n');
+            s.push_str(&table::horizontal(
+                &["UUID", "DEVICE NAME", "BEFORE", "AFTER", "CHANGED"],
+                &rows,
+            ));
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "{} would change, {} unchanged, {} unaffected.\n",
+            plural(changed, "device", "devices"),
+            unchanged,
+            plural(pinned, "pinned device", "pinned devices"),
+        ));
+        p.out(&s);
+    }
+    p.note(DRY_RUN_NOTE);
+}
+
+fn name_or_na(d: &Device) -> String {
+    d.device_name.clone().unwrap_or_else(|| "N/a".into())
+}
+
+/// The confirmation of a single-device mutation (stderr).
+pub fn device_done(
+    p: &Printer,
+    dev: &Device,
+    fleet: Option<&Application>,
+    action: &DeviceAction,
+    plan: &DevicePlan,
+) {
+    let su = short_uuid(&dev.uuid);
+    let changed = plan.change.changed;
+    let line = match action {
+        DeviceAction::Pin(rel) if changed => {
+            format!("Pinned device {su} to release {}.", short(rel))
+        }
+        DeviceAction::Pin(rel) => format!(
+            "Device {su} is already pinned to release {}; nothing changed.",
+            short(rel)
+        ),
+        DeviceAction::TrackFleet => {
+            let slug = fleet.map(|f| f.slug.as_str()).unwrap_or("N/a");
+            let now = match fleet.and_then(Application::target) {
+                Some(r) => format!("currently {}", short(r)),
+                None => "no release yet".to_owned(),
+            };
+            if changed {
+                format!("Device {su} now tracks its fleet {slug} ({now}).")
+            } else {
+                format!("Device {su} already tracks its fleet {slug} ({now}); nothing changed.")
+            }
+        }
+    };
+    p.note(&line);
+}
+
+/// The `--json` result of a single-device mutation.
+pub fn device_result(
+    p: &Printer,
+    dev: &Device,
+    fleet: Option<&Application>,
+    plan: &DevicePlan,
+    waited: Option<&WaitOutcome>,
+) {
+    if p.json {
+        result_doc(
+            p,
+            json!({"device": device_ref(dev, fleet)}),
+            &plan.change,
+            waited,
+        );
+    }
+}
+
+/// The `--dry-run` plan of one device: a one-row table on stdout (or the JSON result with
+/// `"dry_run":true`).
+pub fn device_plan(p: &Printer, dev: &Device, fleet: Option<&Application>, plan: &DevicePlan) {
+    let c = &plan.change;
+    if p.json {
+        result_doc(
+            p,
+            json!({"dry_run": true, "device": device_ref(dev, fleet)}),
+            c,
+            None,
+        );
+    } else {
+        let row = vec![
+            dev.uuid.clone(),
+            name_or_na(dev),
+            fleet
+                .map(|f| f.slug.clone())
+                .unwrap_or_else(|| "N/a".into()),
+            c.before.to_string(),
+            c.after.to_string(),
+            yes_no(c.changed),
+        ];
+        p.out(&format!(
+            "{PLAN_HEADER}\n\n{}\n{} would change, {} unchanged, 0 failed.\n",
+            table::horizontal(
+                &["UUID", "DEVICE NAME", "FLEET", "BEFORE", "AFTER", "CHANGED"],
+                &[row]
+            ),
+            plural(usize::from(c.changed), "device", "devices"),
+            usize::from(!c.changed),
+        ));
+    }
+    p.note(DRY_RUN_NOTE);
+}
+
+/// What a bulk mutation did to every device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Pin,
+    TrackFleet,
+}
+
+/// Human output of a bulk mutation: the failures, then the plan on stdout (`--dry-run`) or
+/// one confirmation per fleet on stderr. Nothing with `--json` (the result document says it
+/// all).
+pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run: bool) {
+    if p.json {
+        return;
+    }
+    let counts = BulkCounts::of(items);
+    for i in items {
+        if let Some(e) = &i.error {
+            p.note(&format!("error: device {}: {e}", i.who()));
+        }
+    }
+    let ok = || {
+        items
+            .iter()
+            .filter(|i| i.error.is_none())
+            .filter_map(|i| Some((i, i.device.as_ref()?, i.plan.as_ref()?)))
+    };
+    if dry_run {
+        let rows: Vec<Vec<String>> = ok()
+            .map(|(i, d, plan)| {
+                vec![
+                    d.uuid.clone(),
+                    name_or_na(d),
+                    i.fleet.clone().unwrap_or_else(|| "N/a".into()),
+                    plan.change.before.to_string(),
+                    plan.change.after.to_string(),
+                    yes_no(plan.change.changed),
+                ]
+            })
+            .collect();
+        let mut s = format!("{PLAN_HEADER}\n");
+        if !rows.is_empty() {
+            s.push('\n');
+            s.push_str(&table::horizontal(
+                &["UUID", "DEVICE NAME", "FLEET", "BEFORE", "AFTER", "CHANGED"],
+                &rows,
+            ));
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "{} would change, {} unchanged, {} failed.\n",
+            plural(counts.changed, "device", "devices"),
+            counts.unchanged,
+            counts.failed
+        ));
+        p.out(&s);
+        p.note(DRY_RUN_NOTE);
+        return;
+    }
+    // One line per fleet: (changed, unchanged, the target after).
+    let mut per_fleet: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
+    for (i, _, plan) in ok() {
+        let e = per_fleet
+            .entry(i.fleet.clone().unwrap_or_default())
+            .or_insert_with(|| (0, 0, short_or_none(plan.change.after.target())));
+        if plan.change.changed {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    for (slug, (changed, unchanged, target)) in &per_fleet {
+        let line = match action {
+            BulkAction::Pin => format!(
+                "Fleet {slug}: pinned {} to release {target}{}.",
+                plural(*changed, "device", "devices"),
+                if *unchanged > 0 {
+                    format!("; {unchanged} already pinned to it")
+                } else {
+                    String::new()
+                }
+            ),
+            BulkAction::TrackFleet => format!(
+                "Fleet {slug}: {} now {} the fleet (currently {target}){}.",
+                plural(*changed, "device", "devices"),
+                if *changed == 1 { "tracks" } else { "track" },
+                if *unchanged > 0 {
+                    format!("; {unchanged} already did")
+                } else {
+                    String::new()
+                }
+            ),
+        };
+        p.note(&line);
+    }
+    if counts.failed > 0 || per_fleet.len() > 1 {
+        p.note(&format!(
+            "{} changed, {} unchanged, {} failed.",
+            counts.changed, counts.unchanged, counts.failed
+        ));
+    }
+}
+
+/// The `--json` result of a bulk mutation.
+pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Option<&WaitOutcome>) {
+    if !p.json {
+        return;
+    }
+    let counts = BulkCounts::of(items);
+    let results: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let (before, after, changed) = match &i.plan {
+                Some(plan) => (
+                    serde_json::to_value(&plan.change.before).unwrap_or(Value::Null),
+                    serde_json::to_value(&plan.change.after).unwrap_or(Value::Null),
+                    i.changed(),
+                ),
+                None => (Value::Null, Value::Null, false),
+            };
+            json!({
+                "input": i.input,
+                "device": i.device.as_ref().map(|d| json!({
+                    "id": d.id, "uuid": d.uuid, "device_name": d.device_name, "fleet": i.fleet,
+                })),
+                "fleet": i.fleet,
+                "before": before,
+                "after": after,
+                "changed": changed,
+                "error": i.error.as_ref().map(super::error::item_json),
+            })
+        })
+        .collect();
+    let mut doc = json!({
+        "results": results,
+        "counts": {"changed": counts.changed, "unchanged": counts.unchanged, "failed": counts.failed},
+    });
+    if dry_run {
+        doc["dry_run"] = Value::Bool(true);
+    }
+    if let Some(w) = waited {
+        doc["rollout"] = rollout_json(w);
+    }
+    p.json_pretty(&doc);
+}

@@ -1,0 +1,120 @@
+//! `release <release>`, `release list <fleet>` (and the `releases` aliases).
+
+use serde_json::{json, Map, Value};
+
+use super::{table, Printer};
+
+/// The columns of `release list`, as API fields.
+pub const LIST_FIELDS: &[&str] = &[
+    "id",
+    "commit",
+    "created_at",
+    "status",
+    "raw_version",
+    "is_final",
+];
+
+/// `balena release list <fleet>`: the releases as the server sent them, newest first; with
+/// `--json`, on one line like the official CLI.
+pub fn list(p: &Printer, releases: &[Value]) {
+    if p.json {
+        p.json_compact(releases);
+        return;
+    }
+    let rows: Vec<Vec<String>> = releases
+        .iter()
+        .map(|r| LIST_FIELDS.iter().map(|k| table::cell(r.get(*k))).collect())
+        .collect();
+    p.out(&table::horizontal(
+        &[
+            "ID",
+            "COMMIT",
+            "CREATED AT",
+            "STATUS",
+            "VERSION",
+            "IS FINAL",
+        ],
+        &rows,
+    ));
+}
+
+/// Where a release is used: a count and the first items (rows of fleets or devices).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Use {
+    /// The JSON key.
+    pub key: &'static str,
+    /// The row label.
+    pub label: &'static str,
+    pub count: usize,
+    pub items: Vec<Value>,
+}
+
+/// One item of a use, as a line: a fleet's slug, or a device's `uuid name`.
+fn use_line(item: &Value) -> String {
+    let s = |k: &str| item.get(k).and_then(|v| v.as_str());
+    match (s("slug"), s("uuid")) {
+        (Some(slug), _) => slug.to_owned(),
+        (None, Some(uuid)) => match s("device_name") {
+            Some(n) => format!("{uuid} {n}"),
+            None => uuid.to_owned(),
+        },
+        _ => table::cell(item.get("id")),
+    }
+}
+
+/// The `key=value` lines of a tag list (`release_tag` rows).
+fn tag_lines(tags: Option<&Value>) -> Vec<String> {
+    tags.and_then(|t| t.as_array())
+        .map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    format!(
+                        "{}={}",
+                        t.get("tag_key").and_then(|v| v.as_str()).unwrap_or(""),
+                        t.get("value").and_then(|v| v.as_str()).unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `balena release <release>`: the official rows (byte-identical to the official CLI), then,
+/// after a blank line, the uses. `--json`: the official keys, then one `{count, items}` per
+/// use. `row` is the release as the server sent it (with its explicit-read fields merged).
+pub fn show(p: &Printer, row: Map<String, Value>, uses: &[Use]) {
+    if p.json {
+        let mut o = row;
+        for u in uses {
+            o.insert(u.key.into(), json!({"count": u.count, "items": u.items}));
+        }
+        p.json_pretty(&Value::Object(o));
+        return;
+    }
+    let na = |k: &str| Some(table::cell(row.get(k)));
+    let official = [
+        ("ID", na("id")),
+        ("COMMIT", na("commit")),
+        ("CREATED AT", na("created_at")),
+        ("STATUS", na("status")),
+        ("VERSION", na("raw_version")),
+        ("IS FINAL", na("is_final")),
+        ("BUILD LOG", na("build_log")),
+        ("START TIMESTAMP", na("start_timestamp")),
+        ("END TIMESTAMP", na("end_timestamp")),
+        ("TAGS", Some(tag_lines(row.get("release_tag")).join("\n"))),
+    ];
+    let extra: Vec<(&str, Option<String>)> = uses
+        .iter()
+        .map(|u| {
+            let lines: Vec<String> = u.items.iter().map(use_line).collect();
+            (u.label, Some(table::counted_list(u.count, &lines)))
+        })
+        .collect();
+    // Two blocks, each aligned on its own: the official rows keep the official alignment.
+    p.out(&format!(
+        "{}\n{}",
+        table::vertical(None, &official),
+        table::vertical(None, &extra)
+    ));
+}
