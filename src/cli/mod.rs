@@ -248,39 +248,24 @@ impl Default for MutationArgs {
 /// `--timeout`'s default.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Parses `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds.
+/// `--timeout`'s grammar (the sandbox takes the same): the input is trimmed; all digits are a
+/// number of seconds (`90`); anything else is a humantime duration (`500ms`, `30s`, `10m`,
+/// `1h30m`, `1h 30m`, `2d`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let bad = || format!("invalid duration {s:?}: use e.g. 90s, 5m or 1h");
+    let bad = |why: &dyn std::fmt::Display| {
+        format!("invalid duration {s:?} ({why}): use e.g. 90, 30s, 10m or 1h30m")
+    };
     if t.is_empty() {
-        return Err(bad());
+        return Err(bad(&"empty"));
     }
     if t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse().map(Duration::from_secs).map_err(|_| bad());
+        return t
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| bad(&"number is too large"));
     }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if n_end == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..n_end].parse().map_err(|_| bad())?;
-        let after = &rest[n_end..];
-        let u_end = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let unit = match &after[..u_end] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
-            _ => return Err(bad()),
-        };
-        total = total.checked_add(unit).ok_or_else(bad)?;
-        rest = &after[u_end..];
-    }
-    Ok(total)
+    humantime::parse_duration(t).map_err(|e| bad(&e))
 }
 
 const FLEET_PIN_AFTER_HELP: &str = "\
@@ -541,6 +526,43 @@ pub struct CompletionArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_for_timeout() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("500ms"), Ok(ms(500)));
+        assert_eq!(parse_duration("2s"), Ok(ms(2000)));
+        assert_eq!(parse_duration("90"), Ok(ms(90_000)));
+        assert_eq!(parse_duration(" 90 "), Ok(ms(90_000)));
+        assert_eq!(parse_duration("5m"), Ok(ms(300_000)));
+        assert_eq!(parse_duration("1h"), Ok(ms(3_600_000)));
+        assert_eq!(parse_duration("1m30s"), Ok(ms(90_000)));
+        assert_eq!(parse_duration("1h2m3s"), Ok(ms(3_723_000)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        // humantime's grammar: more units, spaces between and inside the parts.
+        assert_eq!(parse_duration("1d"), Ok(ms(86_400_000)));
+        assert_eq!(parse_duration("10min"), Ok(ms(600_000)));
+        assert_eq!(parse_duration("1 s"), Ok(ms(1000)));
+        assert_eq!(parse_duration("1m 30s"), Ok(ms(90_000)));
+        assert_eq!(parse_duration("\t1h 30m\n"), Ok(ms(5_400_000)));
+        for bad in [
+            "",
+            "  ",
+            "s",
+            "ms",
+            "-1s",
+            "+1s",
+            "1x",
+            "1mo",
+            "abc",
+            "1m,30s",
+            "18446744073709551616",
+            "99999999999999999999h",
+        ] {
+            let e = parse_duration(bad).expect_err(bad);
+            assert!(e.contains("90, 30s, 10m or 1h30m"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn root_help_lists_the_exit_codes() {

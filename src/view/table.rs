@@ -1,15 +1,22 @@
-//! balena-style tables (resin-cli-visuals / columnify), rendered by hand.
+//! balena-style tables (resin-cli-visuals / columnify), laid out by comfy-table.
 //!
-//! Why not comfy-table: the official bytes need (1) no borders and exactly one space between
-//! columns, (2) every line right-trimmed, including the header and the last column,
-//! (3) vertical tables whose label column is padded to `widest label + ':'` and whose
-//! multi-line values continue indented at the value column, (4) rows with a null value
-//! omitted, and (5) a `== TITLE` line outside the column layout. comfy-table 8 with the
-//! `NOTHING` preset and (0,1) padding gets (1) but pads the last column (so every line
-//! needs post-trimming) and has no notion of (3)-(5); wrapping and arrangement would also
-//! need to be switched off. The renderer below is ~60 lines, exact, and has no
-//! terminal-width dependency.
+//! The official bytes: no borders, exactly one space between columns, every line
+//! right-trimmed (the header and the last column too); vertical tables are a `LABEL:` column
+//! padded to the widest label, with multi-line values continuing at the value column, rows
+//! with a null value omitted, and an optional `== TITLE` line above. comfy-table gives this
+//! with the `NOTHING` style, padding (0,1) on every column but the last (0,0), content
+//! arrangement disabled (no wrapping and no terminal width; the crate is also built without
+//! its `tty` feature, so it never asks the terminal anything), and every line right-trimmed.
+//!
+//! Two corners where comfy-table lays out differently are handled here: it makes a column at
+//! least one character wide, so a column with nothing to show gets no padding (its one blank
+//! character is then the separator); and a table without columns has no lines there, so a
+//! horizontal one is written as one empty line per row. Widths are measured with
+//! unicode-width, as comfy-table does. Limits: comfy-table counts widths in `u16`, so a
+//! single line wider than 65,535 columns would be wrapped; and a `\n` inside a horizontal
+//! cell starts a continuation line within that column.
 
+use comfy_table::{presets, ContentArrangement, Table};
 use unicode_width::UnicodeWidthStr;
 
 /// `normalizeTitle`: space at lower/digit→Upper transitions, runs of `_`, `-` and
@@ -42,44 +49,70 @@ pub fn normalize_title(s: &str) -> String {
     out
 }
 
-fn width(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
+/// A table with the balena layout's settings and no content yet.
+fn table() -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t
 }
 
-fn pad(s: &str, w: usize) -> String {
-    let mut out = s.to_owned();
-    for _ in width(s)..w {
-        out.push(' ');
+/// One space after every column but the last, none after a column whose every line (the
+/// header's too) is zero columns wide: comfy-table shows such a column one blank wide, which
+/// is then the separator.
+fn set_padding(t: &mut Table) {
+    let n = t.column_count();
+    let blank: Vec<bool> = (0..n)
+        .map(|i| {
+            t.column_cells_with_header_iter(i)
+                .all(|c| c.is_none_or(|c| c.content().split('\n').all(|l| l.width() == 0)))
+        })
+        .collect();
+    for (i, column) in t.column_iter_mut().enumerate() {
+        let right = u16::from(i + 1 < n && !blank[i]);
+        column.set_padding((0, right));
+    }
+}
+
+/// The table's lines, each right-trimmed and ended by `\n`.
+fn render(t: &Table) -> String {
+    let mut out = String::new();
+    for line in t.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
+}
+
+fn horizontal_table(headers: &[&str], rows: &[Vec<String>]) -> Table {
+    let mut t = table();
+    t.set_header(headers.iter().copied());
+    for r in rows {
+        t.add_row(r.iter().map(String::as_str));
+    }
+    set_padding(&mut t);
+    t
 }
 
 /// A horizontal table: header row, then one row per item, columns separated by one space,
 /// padded to the column width, every line right-trimmed.
 pub fn horizontal(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(width(c));
-            }
+    let mut t = horizontal_table(headers, rows);
+    if t.column_count() == 0 {
+        return "\n".repeat(1 + rows.len());
+    }
+    render(&t)
+}
+
+fn vertical_table(rows: &[(&str, Option<String>)]) -> Table {
+    let mut t = table();
+    for (k, v) in rows {
+        if let Some(v) = v {
+            t.add_row([format!("{k}:"), v.clone()]);
         }
     }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let l: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| pad(c, widths[i]))
-            .collect();
-        out.push_str(l.join(" ").trim_end());
-        out.push('\n');
-    };
-    line(headers.to_vec());
-    for r in rows {
-        line(r.iter().map(String::as_str).collect());
-    }
-    out
+    set_padding(&mut t);
+    t
 }
 
 /// A vertical table: an optional `== title` line, then `LABEL: value` rows with the labels
@@ -90,24 +123,7 @@ pub fn vertical(title: Option<&str>, rows: &[(&str, Option<String>)]) -> String 
     if let Some(t) = title {
         out.push_str(&format!("== {t}\n"));
     }
-    let present: Vec<(&str, &String)> = rows
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
-        .collect();
-    let label_w = present.iter().map(|(k, _)| width(k) + 1).max().unwrap_or(0);
-    for (k, v) in present {
-        let label = format!("{k}:");
-        let mut lines = v.split('\n');
-        let first = lines.next().unwrap_or("");
-        let l = format!("{} {}", pad(&label, label_w), first);
-        out.push_str(l.trim_end());
-        out.push('\n');
-        for cont in lines {
-            let l = format!("{} {}", " ".repeat(label_w), cont);
-            out.push_str(l.trim_end());
-            out.push('\n');
-        }
-    }
+    out.push_str(&render(&vertical_table(rows)));
     out
 }
 
@@ -271,5 +287,93 @@ mod tests {
             ],
         );
         assert_eq!(t, "BUILD LOG: N/a\nTAGS:\nX:         a=1\n           b=2\n");
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let rows = vec![
+            vec!["日本語".into(), "x".into()],
+            vec!["ab".into(), "y".into()],
+        ];
+        assert_eq!(
+            horizontal(&["NAME", "V"], &rows),
+            "NAME   V\n日本語 x\nab     y\n"
+        );
+        assert_eq!(
+            vertical(
+                None,
+                &[("名前", Some("a".into())), ("ID", Some("1".into()))]
+            ),
+            "名前: a\nID:   1\n"
+        );
+    }
+
+    #[test]
+    fn empty_tables() {
+        assert_eq!(horizontal(&["A", "B"], &[]), "A B\n");
+        assert_eq!(horizontal(&[], &[]), "\n");
+        assert_eq!(horizontal(&[], &[vec![], vec![]]), "\n\n\n");
+        assert_eq!(vertical(None, &[]), "");
+        assert_eq!(vertical(Some("t"), &[("A", None)]), "== t\n");
+    }
+
+    #[test]
+    fn blank_columns_are_one_separator_wide() {
+        let rows = vec![vec!["".into(), "x".into()]];
+        assert_eq!(horizontal(&["", "B"], &rows), " B\n x\n");
+        assert_eq!(horizontal(&["A", "", "C"], &[]), "A  C\n");
+    }
+
+    #[test]
+    fn multi_line_vertical_values_continue_at_the_value_column() {
+        let t = vertical(
+            Some("r"),
+            &[
+                ("LOG", Some("one\n  two  \n\nfour".into())),
+                ("LONGER", Some("x".into())),
+            ],
+        );
+        assert_eq!(
+            t,
+            "== r\nLOG:    one\n          two\n\n        four\nLONGER: x\n"
+        );
+    }
+
+    #[test]
+    fn null_rows_are_left_out_of_the_alignment() {
+        let t = vertical(None, &[("A", Some("1".into())), ("VERY LONG LABEL", None)]);
+        assert_eq!(t, "A: 1\n");
+    }
+
+    #[test]
+    fn trailing_spaces_are_trimmed() {
+        let rows = vec![
+            vec!["a  ".into(), "b   ".into()],
+            vec!["".into(), " ".into()],
+        ];
+        assert_eq!(horizontal(&["X", "Y  "], &rows), "X   Y\na   b\n\n");
+        assert_eq!(vertical(None, &[("K", Some("v  ".into()))]), "K: v\n");
+    }
+
+    #[test]
+    fn layout_ignores_the_terminal_width() {
+        let rows = vec![vec![
+            "a fairly long cell that a narrow terminal would wrap".into(),
+            "and another one beside it".into(),
+        ]];
+        let wide = horizontal(&["FIRST", "SECOND"], &rows);
+        let mut t = horizontal_table(&["FIRST", "SECOND"], &rows);
+        assert!(matches!(
+            t.content_arrangement(),
+            ContentArrangement::Disabled
+        ));
+        for width in [1, 10, 40, 500] {
+            t.set_width(width);
+            assert_eq!(render(&t), wide, "width {width}");
+        }
+        let value = Some("word ".repeat(40));
+        let mut t = vertical_table(&[("LABEL", value.clone())]);
+        t.set_width(20);
+        assert_eq!(render(&t), vertical(None, &[("LABEL", value)]));
     }
 }
