@@ -209,7 +209,7 @@ impl Sandbox {
     }
 
     /// A fresh sandbox seeded with `seed` (`demo` or a fixture path).
-    pub fn start(seed: impl AsRef<OsStr>) -> Sandbox {
+    pub fn start(seed: &str) -> Sandbox {
         Sandbox::builder().seed(seed).start()
     }
 
