@@ -1,9 +1,8 @@
 //! Format tests: stdout compared byte for byte with the official CLI's transcript
 //! (reference/official-cli-transcript.md), for the same API answers.
 
-mod common;
-
-use common::{Api, Env};
+use balena_testkit::mock::Api;
+use balena_testkit::TestEnv;
 
 const DEVICE_ROW: &str = r#"{"d":[{"device_name":"my-device_1","id":3001,"overall_status":"idle","is_online":true,"ip_address":"192.168.1.2","mac_address":"aa:bb:cc:dd:ee:ff","last_connectivity_event":"2024-03-03T00:00:00.000Z","uuid":"abcdef0123456789abcdef0123456789","supervisor_version":"16.0.0","is_web_accessible":false,"note":null,"os_version":"balenaOS 5.0.0","memory_usage":512,"memory_total":1024,"public_address":"1.2.3.4","storage_block_device":"/dev/mmcblk0","storage_usage":100,"storage_total":1000,"cpu_usage":10,"cpu_temp":50,"cpu_id":"cpu1","is_undervolted":false,"belongs_to__application":[{"app_name":"myfleet","slug":"myorg/myfleet"}],"is_of__device_type":[{"slug":"raspberrypi4-64"}],"is_running__release":[{"commit":"aaaaaaa1111111111111111111111111"}]}]}"#;
 
@@ -12,7 +11,7 @@ fn device_show_matches_transcript() {
     let api = Api::start();
     let get = "/v7/device?$select=device_name,id,overall_status,is_online,ip_address,mac_address,last_connectivity_event,uuid,supervisor_version,is_web_accessible,note,os_version,memory_usage,memory_total,public_address,storage_block_device,storage_usage,storage_total,cpu_usage,cpu_temp,cpu_id,is_undervolted&$filter=startswith(uuid,%27abcdef0%27)&$expand=belongs_to__application($select=app_name,slug),is_of__device_type($select=slug),is_running__release($select=commit)&$top=10";
     api.on("GET", get, 200, DEVICE_ROW);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "abcdef0"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let url = api.url();
@@ -60,7 +59,7 @@ fn whoami_matches_transcript() {
         200,
         r#"{"id":1234,"actorType":"user","actorTypeId":1,"username":"gh_user","email":"testuser@test.com"}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["whoami"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -78,7 +77,7 @@ fn whoami_device_and_app_actors_match_transcript() {
         200,
         r#"{"id":1235,"actorType":"device","actorTypeId":3001,"uuid":"abcdef0123456789abcdef0123456789"}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["whoami"]);
     assert_eq!(
         out.stdout,
@@ -91,7 +90,7 @@ fn whoami_device_and_app_actors_match_transcript() {
         200,
         r#"{"id":1236,"actorType":"application","actorTypeId":1001,"slug":"myorg/myfleet"}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["whoami"]);
     assert_eq!(
         out.stdout,
@@ -115,7 +114,7 @@ fn after_official<'a>(out: &'a str, official: &str) -> &'a str {
 fn fleet_show_matches_transcript() {
     let api = Api::start();
     api.on("GET", FLEET_GET, 200, FLEET_ROW);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // Transcript fleet-show-slug, byte for byte, then the release-policy rows.
@@ -151,7 +150,7 @@ fn fleet_unpinned_matches_transcript() {
         200,
         r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // Transcript fleet-unpinned, byte for byte, then the release-policy rows.
@@ -194,7 +193,7 @@ fn release_show_matches_transcript() {
         200,
         r#"{"d":[{"id":5001,"should_be_running_on__application":[{"id":1001,"slug":"myorg/myfleet"}],"is_pinned_to__device":[],"is_running_on__device":[{"id":3001,"uuid":"abcdef0123456789abcdef0123456789","device_name":"my-device_1"}]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "5001"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -232,14 +231,9 @@ RUNNING DEVICES:    1
 fn closed_stdout_is_not_an_error() {
     let api = Api::start();
     api.on("GET", FLEET_GET, 200, FLEET_ROW);
-    let env = Env::new(&api);
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_balena"));
-    c.args(["fleet", "myorg/myfleet"])
-        .env_clear()
-        .env("HOME", env.home.path())
-        .env("BALENARC_API_URL", &env.api_url)
-        .env("BALENARC_DATA_DIRECTORY", &env.data)
-        .stdout(std::process::Stdio::piped())
+    let env = TestEnv::logged_in(&api);
+    let mut c = env.command(&["fleet", "myorg/myfleet"]);
+    c.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
     // Close our end of stdout at once.

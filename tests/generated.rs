@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use balena_testkit::TestEnv;
 use clap_complete::Shell;
 
 const REFRESH: &str = "UPDATE_GENERATED=1 cargo test --test generated";
@@ -108,9 +109,8 @@ fn completion_command_prints_the_same_script() {
     if updating() {
         return; // the file may be being rewritten by the test above
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_balena"))
-        .args(["completion", "bash"])
-        .env_clear()
+    let out = TestEnv::new("http://127.0.0.1:9")
+        .command(&["completion", "bash"])
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -1,9 +1,8 @@
 //! Request-level tests: the real binary against a recording HTTP mock. Each test asserts
 //! the exact method, path, query and body of every request, and so the request counts.
 
-mod common;
-
-use common::{Api, Env, TOKEN};
+use balena_testkit::mock::{Api, TOKEN};
+use balena_testkit::TestEnv;
 
 const APP_SLUG_FILTER: &str = "$filter=slug%20eq%20%27myorg%2Fmyfleet%27";
 const REL_FIELDS: &str = "id,commit,status,raw_version,semver,is_final,is_invalidated,created_at";
@@ -47,7 +46,7 @@ fn fleet_pin_is_one_get_and_one_patch() {
         &fleet_row(false, &target1(), &[rel(5002, C2, "0.0.2", "success")]),
     );
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/MyFleet", C2]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(out.stdout, "");
@@ -83,7 +82,7 @@ fn fleet_pin_json_result_and_noop_repin() {
         200,
         &fleet_row(false, &target2, &[rel(5002, C2, "0.0.2", "success")]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "bbbbbbb", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -112,7 +111,7 @@ fn fleet_pin_from_tracking_to_same_release_still_patches() {
         &fleet_row(true, &target1(), &[rel(5001, C1, "0.0.1", "success")]),
     );
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["--json", "fleet", "pin", "myorg/myfleet", C1]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -127,7 +126,7 @@ fn fleet_pin_without_release_shows_the_policy() {
     let api = Api::start();
     let get = format!("/v7/application?$select=id,app_name,slug,should_track_latest_release&{APP_SLUG_FILTER}&$expand=should_be_running__release($select=id,commit,raw_version)");
     api.on("GET", &get, 200, &fleet_row(true, &target1(), &[]));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -147,7 +146,7 @@ fn fleet_pin_failed_release_is_refused_without_patch() {
         200,
         &fleet_row(false, &target1(), &[rel(5003, "ccc333", "0.0.3", "failed")]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "ccc"]);
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(
@@ -181,7 +180,7 @@ fn fleet_pin_ambiguous_release_lists_candidates() {
             ],
         ),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "5002"]);
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
@@ -208,7 +207,7 @@ fn fleet_pin_foreign_release_names_the_other_fleet() {
         200,
         r#"{"d":[{"id":9,"commit":"b9000","status":"success","raw_version":"1.0.0","belongs_to__application":[{"id":2,"slug":"myorg/other"}]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["--json", "fleet", "pin", "myorg/myfleet", "b9"]);
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert_eq!(out.stdout, "");
@@ -232,7 +231,7 @@ fn fleet_pin_unknown_release_is_not_found() {
     api.on("GET", &get, 200, &fleet_row(false, &target1(), &[]));
     let foreign = format!("/v7/release?$select={REL_FIELDS}&$filter=startswith(commit,%27dead%27)&$expand=belongs_to__application($select=id,slug)&$top=25");
     api.on("GET", &foreign, 200, r#"{"d":[]}"#);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "dead"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(
@@ -257,7 +256,7 @@ fn server_rule_violation_is_exit_6() {
         400,
         r#""It is necessary that each release that should be running on an application, has a status that is equal to \"success\" and belongs to the application.""#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", C2]);
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(out.stderr.starts_with("error: Request error: It is necessary that each release that should be running on an application, has a status that is equal to \"success\" and belongs to the application.\nhint: "), "{}", out.stderr);
@@ -277,7 +276,7 @@ fn fleet_identifier_forms_use_one_filter() {
     let row = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#;
     api.on("GET", &by_name, 200, row);
     api.on("GET", &by_id, 200, row);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     // The official rows, then the release-policy rows.
     let want = "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\n\nRELEASE POLICY:   Tracking latest\nTARGET RELEASE:   N/a\nDEVICES:          0\nPINNED DEVICES:   0\nTRACKING DEVICES: 0\nBEHIND DEVICES:   0\n";
     let out = env.run(&["fleet", "MyFleet"]);
@@ -300,7 +299,7 @@ fn ambiguous_fleet_lists_candidates() {
         200,
         r#"{"d":[{"id":1,"slug":"a/myfleet"},{"id":2,"slug":"b/myfleet"}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "MyFleet"]);
     assert_eq!(out.code, 5);
     assert_eq!(
@@ -320,7 +319,7 @@ fn fleet_not_found_confirms_the_session_first() {
         200,
         r#"{"id":1,"actorType":"user","username":"u"}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "nope/nope"]);
     assert_eq!(out.code, 4);
     assert!(
@@ -341,7 +340,7 @@ fn guest_trap_unknown_token_is_login_required() {
     let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
     api.on("GET", get, 200, r#"{"d":[]}"#);
     api.on("GET", "/actor/v1/whoami", 401, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 3);
     assert_eq!(
@@ -356,7 +355,7 @@ fn guest_trap_unknown_token_is_login_required() {
 #[test]
 fn no_credentials_means_zero_requests() {
     let api = Api::start();
-    let env = Env::without_token(&api.url());
+    let env = TestEnv::new(&api.url());
     for args in [
         &["fleet", "pin", "myorg/myfleet", C2][..],
         &["fleet", "track-latest", "myorg/myfleet"],
@@ -384,7 +383,7 @@ fn no_credentials_means_zero_requests() {
 fn unauthorized_is_login_required() {
     let api = Api::start();
     api.on("GET", &fleet_pin_get(C2), 401, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", C2]);
     assert_eq!(out.code, 3);
     assert_eq!(
@@ -398,7 +397,7 @@ fn unauthorized_is_login_required() {
 fn env_api_key_takes_precedence_over_the_file() {
     let api = Api::start();
     api.on("GET", "/actor/v1/whoami", 200, r#"{"id":1,"actorType":"user","actorTypeId":2,"username":"gh_user","email":"testuser@test.com"}"#);
-    let env = Env::new(&api).env("BALENA_API_KEY", "envkey");
+    let env = TestEnv::logged_in(&api).env("BALENA_API_KEY", "envkey");
     let out = env.run(&["whoami"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -421,7 +420,7 @@ fn track_latest_is_one_get_and_one_patch() {
         &fleet_row(false, &target1(), &[rel(5002, C2, "0.0.2", "success")]),
     );
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "track-latest", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -446,7 +445,7 @@ fn track_latest_without_trackable_release_sends_only_the_flag() {
     let api = Api::start();
     api.on("GET", TRACK_GET, 200, &fleet_row(false, &target1(), &[]));
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "track-latest", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -465,7 +464,7 @@ fn track_latest_when_already_tracking_is_a_noop() {
         200,
         &fleet_row(true, &t2, &[rel(5002, C2, "0.0.2", "success")]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "track-latest", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(api.lines().len(), 1);
@@ -501,7 +500,7 @@ fn device_pin_is_one_get_and_one_patch() {
         &device_row("", &[rel(5002, C2, "0.0.2", "success")]),
     );
     api.on("PATCH", "/v7/device(3001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", "ABCDEF0", "bbbbbbb", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -535,7 +534,7 @@ fn device_repin_is_a_noop() {
         200,
         &device_row(&pinned, &[rel(5002, C2, "0.0.2", "success")]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", "abcdef0", "bbbbbbb"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
@@ -547,7 +546,7 @@ fn device_pin_without_release_shows_the_policy() {
     let api = Api::start();
     let get = device_get(None);
     api.on("GET", &get, 200, &device_row("", &[]));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", "abcdef0"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -563,7 +562,7 @@ fn device_track_fleet_is_one_get_and_one_patch() {
     let pinned = format!(r#"{{"id":5002,"commit":"{C2}","raw_version":"0.0.2"}}"#);
     api.on("GET", &get, 200, &device_row(&pinned, &[]));
     api.on("PATCH", "/v7/device(3001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "track-fleet", "abcdef0"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -584,7 +583,7 @@ fn device_track_fleet_when_not_pinned_is_a_noop() {
     let api = Api::start();
     let get = device_get(None);
     api.on("GET", &get, 200, &device_row("", &[]));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["--json", "device", "track-fleet", "abcdef0"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -602,7 +601,7 @@ fn ambiguous_device_prefix_lists_candidates() {
         200,
         r#"{"d":[{"id":1,"uuid":"abc1","device_name":"one","belongs_to__application":[{"id":1,"slug":"o/f"}]},{"id":2,"uuid":"abc2","device_name":"two","belongs_to__application":[{"id":1,"slug":"o/f"}]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "track-fleet", "abc"]);
     assert_eq!(out.code, 5);
     assert_eq!(
@@ -614,7 +613,7 @@ fn ambiguous_device_prefix_lists_candidates() {
 #[test]
 fn empty_device_is_a_usage_error_without_requests() {
     let api = Api::start();
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", ""]);
     assert_eq!(out.code, 2);
     assert!(api.lines().is_empty());
@@ -633,7 +632,7 @@ fn release_list_is_one_request_and_matches_the_official_table() {
         200,
         r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[{"id":5002,"commit":"bbbbbbb2222222222222222222222222","created_at":"2024-02-02T00:00:00.000Z","status":"success","raw_version":"0.0.2","is_final":true},{"id":5001,"commit":"aaaaaaa1111111111111111111111111","created_at":"2024-01-01T00:00:00.000Z","status":"success","raw_version":null,"is_final":false}]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     for args in [
         &["release", "list", "myorg/MyFleet"][..],
         &["releases", "myorg/myfleet"],
@@ -668,7 +667,7 @@ fn release_list_json_is_two_requests_compact_and_merged() {
         200,
         r#"{"d":[{"id":5002,"raw_version":"0.0.2"}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -687,7 +686,7 @@ fn release_list_json_is_two_requests_compact_and_merged() {
 fn server_errors_are_retried_then_exit_7() {
     let api = Api::start();
     api.on("GET", LIST_GET, 503, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 7, "{}", out.stderr);
     assert!(
@@ -703,7 +702,7 @@ fn server_errors_are_retried_then_exit_7() {
 fn a_500_is_not_retried_and_is_exit_7() {
     let api = Api::start();
     api.on("GET", LIST_GET, 500, "Internal Server Error");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 7);
     assert!(out
@@ -724,7 +723,7 @@ fn rate_limit_honours_retry_after() {
             r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[]}]}"#,
         ),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let started = std::time::Instant::now();
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -737,7 +736,7 @@ fn rate_limit_honours_retry_after() {
 fn rate_limit_beyond_the_bound_is_exit_7() {
     let api = Api::start();
     api.on_with("GET", LIST_GET, 429, "", &[("retry-after", "3600")]);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 7);
     assert!(
@@ -752,7 +751,7 @@ fn rate_limit_beyond_the_bound_is_exit_7() {
 fn garbage_body_is_a_clear_error() {
     let api = Api::start();
     api.on("GET", LIST_GET, 200, "<html>hello</html>");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 1);
     assert!(
@@ -770,8 +769,7 @@ fn garbage_body_is_a_clear_error() {
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
-    let env =
-        Env::without_token("http://example.invalid:9").env("BALENA_TOKEN", "secret-token-xyz");
+    let env = TestEnv::new("http://example.invalid:9").env("BALENA_TOKEN", "secret-token-xyz");
     let out = env.run(&["fleet", "pin", "myorg/myfleet", C2]);
     assert_eq!(out.code, 1);
     assert!(
@@ -796,7 +794,7 @@ fn token_never_appears_in_output_or_debug_log() {
         &fleet_row(false, &target1(), &[rel(5002, C2, "0.0.2", "success")]),
     );
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["--debug", "fleet", "pin", "myorg/myfleet", C2, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("[debug] GET "), "{}", out.stderr);
@@ -810,7 +808,7 @@ fn token_never_appears_in_output_or_debug_log() {
 fn login_checks_the_token_before_saving_it_with_mode_0600() {
     let api = Api::start();
     api.on("GET", "/actor/v1/whoami", 200, r#"{"id":1,"actorType":"user","actorTypeId":2,"username":"gh_user","email":"testuser@test.com"}"#);
-    let env = Env::without_token(&api.url());
+    let env = TestEnv::new(&api.url());
     let out = env.run(&["login", "-t", "mynewtoken123"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -848,7 +846,7 @@ fn login_checks_the_token_before_saving_it_with_mode_0600() {
 fn login_with_a_bad_token_leaves_the_file_untouched() {
     let api = Api::start();
     api.on("GET", "/actor/v1/whoami", 401, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["login", "--token", "badtoken"]);
     assert_eq!(out.code, 3);
     assert!(

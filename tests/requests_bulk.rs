@@ -3,12 +3,8 @@
 //! exact GET filters, the chunked `PATCH device?$filter=id in (…)` URLs and bodies, the
 //! request counts, and that a dry run sends no write.
 
-mod common;
-
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
-use common::{Api, Env, Out};
+use balena_testkit::mock::Api;
+use balena_testkit::TestEnv;
 use serde_json::{json, Value};
 
 const REL_FIELDS: &str = "id,commit,status,raw_version,semver,is_final,is_invalidated,created_at";
@@ -44,33 +40,6 @@ fn writes(api: &Api) -> Vec<String> {
         .filter(|r| r.method != "GET")
         .map(|r| r.line())
         .collect()
-}
-
-/// `balena args…` with `stdin` piped in.
-fn run_with_stdin(env: &Env, args: &[&str], stdin: &str) -> Out {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_balena"));
-    c.args(args)
-        .env_clear()
-        .env("HOME", env.home.path())
-        .env("BALENARC_API_URL", &env.api_url)
-        .env("BALENARC_DATA_DIRECTORY", &env.data)
-        .current_dir(env.home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run balena");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
 }
 
 // ------------------------------------------------------------- bulk by list
@@ -149,7 +118,7 @@ fn bulk_list_pin_is_three_requests_with_one_filtered_patch() {
         )]),
     );
     api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     // "abcd" is ambiguous (two devices), "9999" unknown: exit 9, device one pinned.
     let out = env.run(&[
         "device",
@@ -218,7 +187,7 @@ fn bulk_devices_already_pinned_get_no_write_and_exit_0() {
             vec![rel(5002, C2, "0.0.2")],
         )]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", &format!("{U1},{U2}"), "bbbbbbb"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(api.lines().len(), 2);
@@ -240,7 +209,7 @@ fn bulk_all_failed_is_the_single_device_exit_code() {
         200,
         r#"{"id":1,"actorType":"user","actorTypeId":1,"username":"u","email":"u@example.com"}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "track-fleet", "dead,beef"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
@@ -297,7 +266,7 @@ fn bulk_release_failing_in_one_fleet_leaves_its_devices_alone() {
         }]),
     );
     api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", &format!("{U1},{U2}"), "bbbbbbb"]);
     assert_eq!(out.code, 9, "{}", out.stderr);
     assert!(
@@ -341,9 +310,8 @@ fn stdin_dash_reads_uuids_ignoring_blanks_and_comments() {
         )]),
     );
     api.on("PATCH", "/v7/device?$filter=id%20in%20(11,12)", 200, "");
-    let env = Env::new(&api);
-    let out = run_with_stdin(
-        &env,
+    let env = TestEnv::logged_in(&api);
+    let out = env.run_stdin(
         &["device", "track-fleet", "-"],
         &format!("# canaries\n{U1}\n\n  {}  # lab\n", U2.to_uppercase()),
     );
@@ -430,7 +398,7 @@ fn fleet_selection_pages_and_chunks_the_patches() {
             then.status(200);
         });
     }
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&[
         "device",
         "pin",
@@ -505,7 +473,7 @@ fn fleet_selection_without_any_device_is_not_found() {
     );
     let filter = "(belongs_to__application%20eq%201001)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27nope%27))";
     api.on("GET", &page(filter, 0), 200, r#"{"d":[]}"#);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&[
         "device",
         "track-fleet",
@@ -522,7 +490,7 @@ fn fleet_selection_without_any_device_is_not_found() {
 #[test]
 fn usage_errors_for_bulk_forms() {
     let api = Api::start();
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     // Several devices need a release.
     assert_eq!(env.run(&["device", "pin", "a,b"]).code, 2);
     // --tag needs --fleet; --fleet takes no device besides the release.
@@ -560,7 +528,7 @@ fn usage_errors_for_bulk_forms() {
         .code,
         2
     );
-    let out = run_with_stdin(&env, &["device", "pin", "-", "latest"], "# nothing\n\n");
+    let out = env.run_stdin(&["device", "pin", "-", "latest"], "# nothing\n\n");
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(api.requests().is_empty(), "{:?}", api.lines());
 }
@@ -572,7 +540,7 @@ fn fleet_pin_latest_uses_the_track_latest_rule() {
     let api = Api::start();
     let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "latest"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -592,7 +560,7 @@ fn fleet_pin_latest_uses_the_track_latest_rule() {
 fn latest_in_a_fleet_without_pinnable_release_is_not_found() {
     let api = Api::start();
     let _ = on_fleet_get_latest(&api, vec![]);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "LATEST"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
@@ -648,7 +616,7 @@ fn rollback_is_one_get_and_one_patch() {
         &rollback_fleet(ts_rel(5003, C3, "0.0.3", "2024-03-03T00:00:00.000Z"), None),
     );
     api.on("PATCH", "/v7/application(1001)", 200, "");
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "rollback", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -682,7 +650,7 @@ fn rollback_without_earlier_release_changes_nothing() {
         200,
         &rollback_fleet(ts_rel(5001, C1, "0.0.1", "2024-03-01T00:00:00.000Z"), None),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "rollback", "myorg/myfleet"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
@@ -717,7 +685,7 @@ fn dry_run_rollback_reads_everything_in_one_get_and_writes_nothing() {
             Some(plan_devices()),
         ),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "rollback", "myorg/myfleet", "--dry-run", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(api.lines(), vec![format!("GET {get}")]);
@@ -835,7 +803,7 @@ fn dry_run_sends_no_write_for_any_mutation() {
             vec![],
         )]),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let pair = format!("{U1},{U2}");
     let cases: Vec<Vec<&str>> = vec![
         vec!["fleet", "pin", "myorg/myfleet", "bbbbbbb"],

@@ -2,8 +2,6 @@
 //! recording HTTP mock: the exact poll requests, one per poll (per chunk), and that polling
 //! stops as soon as every online device runs its target (or the timeout passes).
 
-mod common;
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -11,7 +9,7 @@ use balena_rs::commands::wait::{wait_for_rollout, WaitOutcome, WaitScope};
 use balena_rs::commands::{build_client, Context};
 use balena_rs::config::Settings;
 use balena_rs::error::{classify, CliError, EXIT_AUTH, EXIT_WAIT_TIMEOUT};
-use common::{Api, TOKEN};
+use balena_testkit::mock::{path_and_query, Api, TOKEN};
 use httpmock::HttpMockRequest;
 use serde_json::{json, Value};
 
@@ -46,13 +44,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-fn path_and_query(req: &HttpMockRequest) -> String {
-    req.uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default()
 }
 
 /// Answers `GET uri` with `body`, `times` times (`None`: always). Mocks answer in the order

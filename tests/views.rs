@@ -3,9 +3,8 @@
 //! binary against a recording mock: every test asserts the exact requests and the exact
 //! output.
 
-mod common;
-
-use common::{Api, Env};
+use balena_testkit::mock::Api;
+use balena_testkit::TestEnv;
 use serde_json::json;
 
 const C1: &str = "aaaaaaa1111111111111111111111111";
@@ -73,7 +72,7 @@ fn device_list_of_a_fleet_adds_the_release_columns_in_one_request() {
     let api = Api::start();
     let get = fleet_list_get("");
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(api.lines(), vec![format!("GET {get}")]);
@@ -101,7 +100,7 @@ fn device_list_filters_are_one_server_side_filter() {
     let filter = "(is_pinned_on__release%20ne%20null)%20and%20(should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27canary%27))%20and%20(device_tag/any(dt:(dt/tag_key%20eq%20%27region%27)%20and%20(dt/value%20eq%20%27eu%20west%27)))";
     let get = fleet_list_get(filter);
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()[..1]));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&[
         "device",
         "list",
@@ -130,7 +129,7 @@ fn device_list_filters_are_one_server_side_filter() {
         "/v7/device?{DEV_SELECT}&$filter=is_pinned_on__release%20eq%20null&{DEV_EXPAND},belongs_to__application($select=slug)&$orderby=device_name%20asc"
     );
     api.on("GET", &get, 200, r#"{"d":[]}"#);
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--tracking"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(api.lines(), vec![format!("GET {get}")]);
@@ -143,7 +142,7 @@ fn device_list_filters_are_one_server_side_filter() {
 #[test]
 fn device_list_flag_errors_send_nothing() {
     let api = Api::start();
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--pinned", "--tracking"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     let out = env.run(&["device", "list", "--tag", "=v"]);
@@ -157,7 +156,7 @@ fn device_list_json_has_the_api_fields_and_the_policy() {
     let api = Api::start();
     let get = fleet_list_get("");
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--fleet", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -202,7 +201,7 @@ fn fleet_policy_row(tracking: bool) -> String {
 fn fleet_show_policy_rows_follow_the_official_ones_in_one_request() {
     let api = Api::start();
     api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(false));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(api.lines(), vec![format!("GET {FLEET_POLICY_GET}")]);
@@ -227,7 +226,7 @@ BEHIND DEVICES:   2
 
     let api = Api::start();
     api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(true));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -257,7 +256,7 @@ fn fleet_show_without_target_or_devices() {
         200,
         r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -307,7 +306,7 @@ fn release_show_use_rows_follow_the_official_ones_with_one_more_request() {
         ),
     );
     api.on("GET", REL_USES, 200, &release_uses_row(23));
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "bbbbbbb"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(
@@ -366,7 +365,7 @@ fn release_show_json_merges_the_uses_into_the_json_request() {
             r#""id":5002,"raw_version":"0.0.2","build_log":"log b","#,
         ),
     );
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "bbbbbbb", "--json"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
     assert_eq!(
@@ -410,7 +409,7 @@ fn release_show_json_merges_the_uses_into_the_json_request() {
 fn the_policy_flag_is_gone() {
     // The rows are the default: `--policy` is an unknown argument, and no request is made.
     let api = Api::start();
-    let env = Env::new(&api);
+    let env = TestEnv::logged_in(&api);
     for args in [
         &["fleet", "myorg/myfleet", "--policy"][..],
         &["release", "bbbbbbb", "--policy"],

@@ -16,8 +16,8 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn login_with_a_good_token_writes_the_token_file() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let (out, reqs) = counted(&sb, &env, &["login", "--token", TOKEN]);
     out.ok();
     out.stdout_has("Successfully logged in as: alice");
@@ -39,8 +39,8 @@ fn login_with_a_good_token_writes_the_token_file() {
 
 #[test]
 fn login_short_flag_and_overwrite() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     env.write_token("an-old-token");
     std::fs::set_permissions(env.token_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     env.run(&["login", "-t", BOB_TOKEN]).ok();
@@ -58,8 +58,8 @@ fn login_short_flag_and_overwrite() {
 
 #[test]
 fn login_with_a_bad_token_exits_3_and_writes_nothing() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let out = env.run(&["login", "--token", "not-a-valid-token"]);
     out.code(3).stderr_has("Token authentication failed");
     assert!(!env.token_path().exists(), "no token file");
@@ -79,8 +79,8 @@ fn login_with_a_bad_token_exits_3_and_writes_nothing() {
 
 #[test]
 fn login_without_a_token_is_a_usage_error() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let (out, reqs) = counted(&sb, &env, &["login"]);
     out.code(2);
     assert!(reqs.is_empty(), "{reqs:?}");
@@ -89,7 +89,7 @@ fn login_without_a_token_is_a_usage_error() {
 
 #[test]
 fn logout_removes_the_token() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     env.run(&["whoami"]).ok();
     let (out, reqs) = counted(&sb, &env, &["logout"]);
@@ -105,7 +105,7 @@ fn logout_removes_the_token() {
 
 #[test]
 fn whoami_table_and_json() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["whoami"]);
     out.ok();
@@ -128,9 +128,9 @@ fn whoami_table_and_json() {
 
 #[test]
 fn api_key_from_the_environment_needs_no_token_file() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     for var in ["BALENA_API_KEY", "BALENA_TOKEN"] {
-        let env = TestEnv::new(&sb.url).env(var, BOB_TOKEN);
+        let env = TestEnv::new(&sb.base_url).env(var, BOB_TOKEN);
         let out = env.run(&["whoami", "--json"]);
         out.ok();
         assert_eq!(out.json()["username"], json!("bob"), "{var}");
@@ -155,13 +155,13 @@ fn api_key_from_the_environment_needs_no_token_file() {
 fn settings_from_balenarc_and_the_default_data_directory() {
     // No BALENARC_* variables (empty ones are ignored): the API URL comes from
     // ~/.balenarc.yml and the token goes to ~/.balena/token.
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url)
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url)
         .env("BALENARC_API_URL", "")
         .env("BALENARC_DATA_DIRECTORY", "");
     std::fs::write(
         env.home.path().join(".balenarc.yml"),
-        format!("apiUrl: {}\n", sb.url),
+        format!("apiUrl: {}\n", sb.base_url),
     )
     .unwrap();
     env.run(&["login", "--token", TOKEN]).ok();

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{counted, Logged, Sandbox, TestEnv};
+use crate::harness::{counted, sandbox_with, Logged, Reads, Sandbox, TestEnv};
 
 const CANARY1: &str = "ca000000000000000000000000003000";
 const CANARY2: &str = "ca000000000000000000000000003001";
@@ -19,14 +19,14 @@ const BOB1: &str = "b0b00000000000000000000000004000";
 
 /// A sandbox seeded with the bulk fixture, and alice logged in to it.
 fn start() -> (Sandbox, TestEnv) {
-    let sb = Sandbox::start_with("e2e-bulk-seed.json", &[]);
+    let sb = sandbox_with("e2e-bulk-seed.json", &[]);
     let env = TestEnv::logged_in(&sb);
     (sb, env)
 }
 
 /// Every device's pin, as alice sees them: uuid → pinned release id.
 fn pins(sb: &Sandbox) -> Vec<(String, Option<i64>)> {
-    let v = sb.get("/v7/device?$select=uuid,is_pinned_on__release&$orderby=id%20asc");
+    let v = sb.get_json("/v7/device?$select=uuid,is_pinned_on__release&$orderby=id%20asc");
     v["d"]
         .as_array()
         .unwrap()

@@ -6,7 +6,7 @@ use crate::harness::*;
 
 #[test]
 fn device_show_every_identifier_form() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     for arg in [DOOR3, &DOOR3.to_uppercase(), "d0aa", "D0AA", "d0aa000"] {
         let out = env.run(&["device", arg, "--json"]);
@@ -44,7 +44,7 @@ fn device_show_every_identifier_form() {
 
 #[test]
 fn device_list_of_a_fleet() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     for fleet in ["acme/frontdoor", "frontdoor", "10", FRONTDOOR_UUID] {
         let out = env.run(&["device", "list", "--fleet", fleet, "--json"]);
@@ -75,7 +75,7 @@ fn device_list_of_a_fleet() {
 
 #[test]
 fn device_pin_without_release_shows_the_policy() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let out = env.run(&["device", "pin", DOOR1]);
     out.ok();
@@ -101,7 +101,7 @@ fn device_pin_without_release_shows_the_policy() {
 
 #[test]
 fn device_pin_changes_the_server_and_the_device_state() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     assert_eq!(sb.device_target_commits(DOOR2), [C100]);
     let (out, reqs) = counted(&sb, &env, &["device", "pin", DOOR2, "1.1.1"]);
@@ -123,7 +123,7 @@ fn device_pin_changes_the_server_and_the_device_state() {
 
 #[test]
 fn device_pin_every_release_form() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     // (device argument, release argument, release id, commit, raw_version)
     let cases = [
@@ -161,7 +161,7 @@ fn device_pin_every_release_form() {
 
 #[test]
 fn device_repin_to_the_current_release_is_a_noop() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let before = sb.snapshot();
     let (out, reqs) = counted(&sb, &env, &["device", "pin", DOOR1, "101", "--json"]);
@@ -181,7 +181,7 @@ fn device_repin_to_the_current_release_is_a_noop() {
 
 #[test]
 fn device_track_fleet_removes_the_pin() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     assert_eq!(sb.device_target_commits(DOOR1), [C101]);
     let (out, reqs) = counted(
@@ -218,7 +218,7 @@ fn device_track_fleet_removes_the_pin() {
 
 #[test]
 fn device_follows_its_fleet_after_track_fleet_and_fleet_pin() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     env.run(&["device", "track-fleet", DOOR1]).ok();
     env.run(&["fleet", "pin", "acme/frontdoor", "abcd124"]).ok();

@@ -17,8 +17,8 @@ fn mutations() -> Vec<Vec<&'static str>> {
 
 #[test]
 fn no_credentials_exit_3_without_any_request() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let mut all = mutations();
     all.extend([
         vec!["whoami"],
@@ -51,8 +51,8 @@ fn no_credentials_exit_3_without_any_request() {
 fn an_unknown_token_is_login_required_not_not_found() {
     // The sandbox treats an unknown token as a guest: the lookups answer 200 with no rows,
     // and only the whoami confirmation tells "not logged in" from "not found".
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     env.write_token("expired-or-revoked-token");
     let mut all = mutations();
     all.extend([
@@ -78,7 +78,7 @@ fn an_unknown_token_is_login_required_not_not_found() {
 
 #[test]
 fn not_found_exit_4() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     // (arguments, the error's name, the message)
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
@@ -197,7 +197,7 @@ fn not_found_exit_4() {
 
 #[test]
 fn ambiguous_exit_5_lists_the_candidates() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let shared = ["acme/shared (id 12)", "lab/shared (id 13)"];
     let doors = [
@@ -300,7 +300,7 @@ fn ambiguous_exit_5_lists_the_candidates() {
 
 #[test]
 fn refused_exit_6_failed_and_foreign_releases() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
         (
@@ -369,7 +369,7 @@ fn refused_exit_6_failed_and_foreign_releases() {
 
 #[test]
 fn refused_releases_cost_at_most_two_requests() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     for args in [
         &["fleet", "pin", "acme/frontdoor", "fa11ed"][..],
@@ -414,7 +414,7 @@ fn server_unreachable_exit_7() {
 
 #[test]
 fn usage_errors_exit_2_without_any_request() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     for args in [
         &["fleet", "pin"][..],

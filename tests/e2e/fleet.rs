@@ -6,7 +6,7 @@ use crate::harness::*;
 
 #[test]
 fn fleet_show_every_identifier_form() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     for arg in [
         "acme/frontdoor",
@@ -50,7 +50,7 @@ fn fleet_show_every_identifier_form() {
 
 #[test]
 fn fleet_list_shows_only_my_fleets() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let out = env.run(&["fleet", "list", "--json"]);
     out.ok();
@@ -95,7 +95,7 @@ fn fleet_list_shows_only_my_fleets() {
 
 #[test]
 fn fleet_pin_without_release_shows_the_policy() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let out = env.run(&["fleet", "pin", "acme/frontdoor"]);
     out.ok();
@@ -124,7 +124,7 @@ fn fleet_pin_without_release_shows_the_policy() {
 
 #[test]
 fn fleet_pin_changes_the_server_and_the_devices_target() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     assert_eq!(sb.device_target_commits(DOOR2), [C100]);
     let (out, reqs) = counted(&sb, &env, &["fleet", "pin", "acme/frontdoor", "abcd123"]);
@@ -146,7 +146,7 @@ fn fleet_pin_changes_the_server_and_the_devices_target() {
 
 #[test]
 fn fleet_pin_every_release_form() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     // (fleet argument, release argument, release id, commit, raw_version)
     let cases = [
@@ -187,7 +187,7 @@ fn fleet_pin_every_release_form() {
 
 #[test]
 fn fleet_pin_draft_and_invalidated_warn() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     env.run(&["fleet", "pin", "acme/frontdoor", RAW105_DRAFT])
         .ok()
@@ -200,7 +200,7 @@ fn fleet_pin_draft_and_invalidated_warn() {
 
 #[test]
 fn fleet_repin_to_the_current_release_is_a_noop() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let before = sb.snapshot();
     let (out, reqs) = counted(
@@ -223,7 +223,7 @@ fn fleet_repin_to_the_current_release_is_a_noop() {
 
 #[test]
 fn fleet_pin_a_tracking_fleet_to_its_current_target_stops_tracking() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     assert_eq!(sb.fleet_policy(BACKYARD), (true, Some(111)));
     let (out, reqs) = counted(
@@ -241,7 +241,7 @@ fn fleet_pin_a_tracking_fleet_to_its_current_target_stops_tracking() {
 
 #[test]
 fn fleet_track_latest_picks_the_newest_trackable_release() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     // The newest successful, final, valid release of frontdoor is 555 (2.1.0).
     let (out, reqs) = counted(&sb, &env, &["fleet", "track-latest", "ACME/frontdoor"]);
@@ -283,7 +283,7 @@ fn fleet_track_latest_picks_the_newest_trackable_release() {
 
 #[test]
 fn fleet_track_latest_json_result() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let out = env.run(&["fleet", "track-latest", "frontdoor", "--json"]);
     out.ok();

@@ -8,7 +8,7 @@ const FRONTDOOR_IDS: [i64; 9] = [555, 107, 106, 105, 104, 103, 102, 101, 100];
 
 #[test]
 fn release_show_every_identifier_form() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     // (argument, id)
     let cases = [
@@ -108,7 +108,7 @@ fn list_ids(out: &Out) -> Vec<i64> {
 
 #[test]
 fn release_list_and_its_aliases() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let (table, reqs) = counted(&sb, &env, &["release", "list", "acme/frontdoor"]);
     table.ok();

@@ -55,8 +55,8 @@ fn every_command() -> Vec<Vec<&'static str>> {
 
 #[test]
 fn the_token_appears_in_no_output_even_with_debug() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let login = ["login", "--token", TOKEN];
     for extra in [&[][..], &["--debug"], &["--json"], &["--debug", "--json"]] {
         let mut args: Vec<&str> = login.to_vec();
@@ -83,8 +83,8 @@ fn the_token_appears_in_no_output_even_with_debug() {
 
 #[test]
 fn a_rejected_token_appears_in_no_output() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     let bad = "rejected-token-c3f9e1a27b";
     for args in [
         &["login", "--token", bad][..],
@@ -109,8 +109,8 @@ fn a_rejected_token_appears_in_no_output() {
 
 #[test]
 fn the_environment_token_appears_in_no_output() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url).env("BALENA_API_KEY", TOKEN);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url).env("BALENA_API_KEY", TOKEN);
     for args in [
         &["whoami", "--debug"][..],
         &[
@@ -136,8 +136,8 @@ fn the_environment_token_appears_in_no_output() {
 
 #[test]
 fn the_token_file_is_private() {
-    let sb = Sandbox::start();
-    let env = TestEnv::new(&sb.url);
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
     env.run(&["login", "--token", TOKEN]).ok();
     let meta = std::fs::metadata(env.token_path()).expect("token file");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

@@ -4,30 +4,13 @@
 //! to release 100; door-1 is pinned to 101 and runs 100, door-2 tracks and runs 100, door-3
 //! tracks and runs nothing. Tags and extra devices are added over the API.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use serde_json::{json, Value};
 
 use crate::harness::*;
 
-/// A write as alice, std-only (`Connection: close`): the status code.
+/// A write as alice: the status code.
 fn send(sb: &Sandbox, method: &str, path: &str, body: &Value) -> u16 {
-    let addr = sb.url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect to the sandbox");
-    let body = body.to_string();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send request");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read response");
-    raw.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status line")
+    sb.send(method, path, Some(TOKEN), Some(body)).0
 }
 
 fn tag(sb: &Sandbox, device: i64, key: &str, value: &str) {
@@ -92,7 +75,7 @@ fn row<'a>(rows: &'a [(String, Vec<String>)], label: &str) -> &'a [String] {
 
 #[test]
 fn device_list_shows_the_release_columns() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["device", "list", "--fleet", "acme/frontdoor"]);
     out.ok();
@@ -152,7 +135,7 @@ fn device_list_shows_the_release_columns() {
 
 #[test]
 fn device_list_filters_run_on_the_server() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let f = ["--fleet", "acme/frontdoor"];
     let with = |extra: &[&str]| -> Vec<String> {
@@ -201,7 +184,7 @@ fn device_list_filters_run_on_the_server() {
 
 #[test]
 fn fleet_shows_policy_target_and_counts() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["fleet", "acme/frontdoor"]);
     out.ok();
@@ -246,7 +229,7 @@ BEHIND DEVICES:   2
 
 #[test]
 fn release_lists_fleets_and_devices() {
-    let sb = Sandbox::start();
+    let sb = sandbox();
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["release", "c0ffee0"]);
     out.ok();

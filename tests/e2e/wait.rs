@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Sandbox, TestEnv, C102, DOOR1, DOOR2, DOOR3};
+use crate::harness::{sandbox_with, Reads, Sandbox, TestEnv, C102, DOOR1, DOOR2, DOOR3};
 
 /// A sandbox seeded with the e2e fixture, simulating device updates that take `delay`.
 fn start(delay: &str) -> Sandbox {
-    Sandbox::start_with("e2e-seed.json", &["--simulate-updates", delay])
+    sandbox_with("e2e-seed.json", &["--simulate-updates", delay])
 }
 
 /// `(is_running__release, should_be_running__release)` of a device, as stored.
@@ -29,7 +29,7 @@ fn running_and_target(sb: &Sandbox, uuid: &str) -> (Option<i64>, Option<i64>) {
 fn settle(sb: &Sandbox) {
     let start = Instant::now();
     loop {
-        let v = sb.get("/v7/device?$select=id,is_running__release,should_be_running__release&$filter=belongs_to__application%20eq%2010");
+        let v = sb.get_json("/v7/device?$select=id,is_running__release,should_be_running__release&$filter=belongs_to__application%20eq%2010");
         let rows = v["d"].as_array().expect("rows");
         if rows
             .iter()
@@ -171,7 +171,7 @@ fn wait_timeout_exits_8_and_lists_the_devices_behind() {
     );
     assert!(out.stderr.contains("--timeout"), "{}", out.stderr);
     // The change itself was made; the devices are still behind.
-    let fleet = sb.get("/v7/application(10)?$select=should_be_running__release");
+    let fleet = sb.get_json("/v7/application(10)?$select=should_be_running__release");
     assert_eq!(fleet["d"][0]["should_be_running__release"]["__id"], 102);
     assert_ne!(running_and_target(&sb, DOOR2).0, Some(102));
     // One poll at once, one at the deadline.

@@ -1,15 +1,16 @@
-//! Test harness: a recording httpmock server and a runner for the real `balena` binary with
-//! a temporary HOME and data directory and a clean environment.
-#![allow(dead_code)]
+//! A recording httpmock server: every request is logged (method, path and query as sent,
+//! body and a few headers), and answers are registered per exact `METHOD path?query`.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use httpmock::{HttpMockRequest, MockServer};
 
+use crate::run::ApiServer;
+
+/// The API key the request-level tests log in with.
 pub const TOKEN: &str = "testapikey0123456789";
 
+/// One recorded request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Req {
     pub method: String,
@@ -32,13 +33,14 @@ impl Req {
     }
 }
 
+/// A mock API server that records every request it receives.
 pub struct Api {
     pub server: MockServer,
     log: Arc<Mutex<Vec<Req>>>,
 }
 
 /// Path and query as sent (httpmock's `uri_str` is the absolute URL).
-fn path_and_query(req: &HttpMockRequest) -> String {
+pub fn path_and_query(req: &HttpMockRequest) -> String {
     req.uri()
         .path_and_query()
         .map(|p| p.as_str().to_owned())
@@ -80,6 +82,7 @@ impl Api {
         self.on_with(method, uri, status, body, &[]);
     }
 
+    /// [`Api::on`] with extra response headers.
     pub fn on_with(
         &self,
         method: &str,
@@ -149,73 +152,29 @@ impl Api {
         self.on(&m, &u, second.0, second.1);
     }
 
+    /// Every request received so far.
     pub fn requests(&self) -> Vec<Req> {
         self.log.lock().unwrap().clone()
     }
 
+    /// [`Req::line`] of every request received so far.
     pub fn lines(&self) -> Vec<String> {
         self.requests().iter().map(Req::line).collect()
     }
 
+    /// e.g. `http://127.0.0.1:39421`
     pub fn url(&self) -> String {
         self.server.base_url()
     }
 }
 
-pub struct Out {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-pub struct Env {
-    pub home: tempfile::TempDir,
-    pub data: PathBuf,
-    pub api_url: String,
-    pub extra_env: Vec<(String, String)>,
-}
-
-impl Env {
-    /// A temporary HOME whose data directory holds the test token.
-    pub fn new(api: &Api) -> Env {
-        let e = Env::without_token(&api.url());
-        std::fs::create_dir_all(&e.data).unwrap();
-        std::fs::write(e.data.join("token"), TOKEN).unwrap();
-        e
+impl ApiServer for Api {
+    fn api_url(&self) -> String {
+        self.url()
     }
 
-    pub fn without_token(api_url: &str) -> Env {
-        let home = tempfile::tempdir().unwrap();
-        let data = home.path().join("balena-data");
-        Env {
-            home,
-            data,
-            api_url: api_url.to_owned(),
-            extra_env: Vec::new(),
-        }
-    }
-
-    pub fn env(mut self, k: &str, v: &str) -> Env {
-        self.extra_env.push((k.to_owned(), v.to_owned()));
-        self
-    }
-
-    pub fn run(&self, args: &[&str]) -> Out {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_balena"));
-        c.args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .env("BALENARC_API_URL", &self.api_url)
-            .env("BALENARC_DATA_DIRECTORY", &self.data)
-            .current_dir(self.home.path());
-        for (k, v) in &self.extra_env {
-            c.env(k, v);
-        }
-        let o = c.output().expect("run balena");
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+    /// [`TOKEN`].
+    fn token(&self) -> String {
+        TOKEN.to_owned()
     }
 }

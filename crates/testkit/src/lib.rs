@@ -1,0 +1,24 @@
+//! Test scaffolding shared by every test of the workspace:
+//!
+//! - [`Sandbox`]: a real `balena-sandbox` process on an ephemeral 127.0.0.1 port with a
+//!   SQLite file in a temporary directory, stopped by pid when dropped;
+//! - [`TestEnv`]: runs the real `balena` binary with a temporary HOME and data directory
+//!   and a cleared environment, answering an [`Out`];
+//! - [`RawClient`]: a std-only HTTP/1.1 keep-alive client that sends request targets
+//!   byte for byte;
+//! - `mock::Api` (feature `mock`): a recording httpmock server.
+//!
+//! Binaries are run by path ([`target_bin`]), so this crate depends on neither the CLI nor
+//! the sandbox.
+
+mod bin;
+mod http;
+#[cfg(feature = "mock")]
+pub mod mock;
+mod run;
+mod sandbox;
+
+pub use bin::target_bin;
+pub use http::{addr_of, RawClient, Resp};
+pub use run::{ApiServer, Out, TestEnv};
+pub use sandbox::{Logged, Sandbox, SandboxBuilder};
