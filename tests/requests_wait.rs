@@ -1,14 +1,18 @@
-//! Request-level tests of the `--wait` engine (`commands::wait::wait_for_rollout`) against a
+//! Request-level tests of the `--wait` engine (`ops::wait::wait_for_rollout`) against a
 //! recording HTTP mock: the exact poll requests, one per poll (per chunk), and that polling
 //! stops as soon as every online device runs its target (or the timeout passes).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use balena_rs::commands::wait::{wait_for_rollout, WaitOutcome, WaitScope};
-use balena_rs::commands::{build_client, Context};
+use balena_rs::commands::build_client;
 use balena_rs::config::Settings;
-use balena_rs::error::{classify, CliError, EXIT_AUTH, EXIT_WAIT_TIMEOUT};
+use balena_rs::error::{Error, ExitCode};
+use balena_rs::ops::wait::WaitScope;
+use balena_rs::policy::rollout::WaitOutcome;
+use balena_rs::view::mutation::rollout_json;
+use balena_rs::view::progress::WaitProgress;
+use balena_rs::view::Printer;
 use balena_testkit::mock::{path_and_query, Api, TOKEN};
 use httpmock::HttpMockRequest;
 use serde_json::{json, Value};
@@ -21,7 +25,7 @@ fn fleet_poll(fleet_id: i64) -> String {
     )
 }
 
-fn ctx(api: &Api, home: &tempfile::TempDir) -> Context {
+fn client(api: &Api, home: &tempfile::TempDir) -> balena_api::Client {
     let settings = Settings {
         balena_url: "balena-cloud.com".into(),
         api_url: Some(api.url()),
@@ -29,13 +33,18 @@ fn ctx(api: &Api, home: &tempfile::TempDir) -> Context {
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
     };
-    let client = build_client(&settings, Some(TOKEN.into()), false).unwrap();
-    Context {
-        settings,
-        api: client,
-        json: false,
-        debug: false,
-    }
+    build_client(&settings, Some(TOKEN.into())).unwrap()
+}
+
+/// The engine, with its progress lines going to a buffer.
+async fn wait_for_rollout(
+    c: &balena_api::Client,
+    scope: WaitScope,
+    timeout: Duration,
+) -> Result<WaitOutcome, Error> {
+    let (printer, _, _) = Printer::buffered(false);
+    let mut progress = WaitProgress::start(&printer, scope.label());
+    balena_rs::ops::wait::wait_for_rollout(c, &scope, timeout, &mut progress).await
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -105,7 +114,7 @@ fn fleet_wait_polls_until_every_online_device_runs_its_target() {
         json!({"d": [dev(1, true, "idle", 11, 11), dev(2, true, "idle", 11, 11), dev(3, false, "offline", 10, 11)]}),
         None,
     );
-    let c = ctx(&api, &home);
+    let c = client(&api, &home);
     let started = Instant::now();
     let out: WaitOutcome = block_on(wait_for_rollout(
         &c,
@@ -128,7 +137,7 @@ fn fleet_wait_polls_until_every_online_device_runs_its_target() {
     // Backoff: 1 s, then 1.5 s.
     assert!(took >= Duration::from_millis(2500), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
-    let r = &out.report;
+    let r = &rollout_json(&out);
     assert_eq!(r["complete"], true);
     assert_eq!(r["polls"], 3);
     assert!(r["elapsed_ms"].as_u64().unwrap() >= 2500);
@@ -158,7 +167,7 @@ fn devices_wait_times_out_and_names_the_devices_behind() {
         json!({"d": [dev(7, true, "updating", 10, 11), dev(3, true, "idle", 11, 11)]}),
         None,
     );
-    let c = ctx(&api, &home);
+    let c = client(&api, &home);
     let started = Instant::now();
     let out = block_on(wait_for_rollout(
         &c,
@@ -173,19 +182,25 @@ fn devices_wait_times_out_and_names_the_devices_behind() {
     assert_eq!(api.lines(), vec![format!("GET {uri}"); 2]);
     assert!(took >= Duration::from_secs(1), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
-    assert_eq!(out.report["complete"], false);
-    assert_eq!(out.report["polls"], 2);
-    assert_eq!(out.report["behind"], json!([uuid(7)]));
-    assert_eq!(out.behind(), vec![uuid(7)]);
+    let report = rollout_json(&out);
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["polls"], 2);
+    assert_eq!(report["behind"], json!([uuid(7)]));
+    assert_eq!(
+        out.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        vec![uuid(7)]
+    );
     let err = out.timeout_error();
     match &err {
-        CliError::WaitTimeout { behind } => assert_eq!(behind, &[format!("{} (dev-7)", uuid(7))]),
+        Error::WaitTimeout { behind } => assert_eq!(behind, &[format!("{} (dev-7)", uuid(7))]),
         e => panic!("{e:?}"),
     }
-    let report = classify(&err.into());
-    assert_eq!(report.exit_code, EXIT_WAIT_TIMEOUT);
-    assert_eq!(report.candidates, [format!("{} (dev-7)", uuid(7))]);
-    assert!(report.hint.unwrap().contains("--timeout"));
+    assert_eq!(err.exit_code(), ExitCode::WaitTimeout);
+    assert_eq!(
+        err.list(),
+        Some(("behind", &[format!("{} (dev-7)", uuid(7))][..]))
+    );
+    assert!(err.hint().unwrap().contains("--timeout"));
 }
 
 #[test]
@@ -200,7 +215,7 @@ fn many_devices_are_polled_in_chunks_of_short_urls() {
             .body(r#"{"d":[]}"#);
     });
     let ids: Vec<i64> = (10_000_000..10_002_000).collect();
-    let c = ctx(&api, &home);
+    let c = client(&api, &home);
     let out = block_on(wait_for_rollout(
         &c,
         WaitScope::Devices(ids.clone()),
@@ -208,7 +223,7 @@ fn many_devices_are_polled_in_chunks_of_short_urls() {
     ))
     .unwrap();
     assert!(out.complete);
-    assert_eq!(out.report["polls"], 1);
+    assert_eq!(out.polls, 1);
     let reqs = api.requests();
     assert!(reqs.len() >= 3, "{} requests", reqs.len());
     assert!(reqs.len() <= 5, "{} requests", reqs.len());
@@ -231,7 +246,7 @@ fn many_devices_are_polled_in_chunks_of_short_urls() {
 fn an_empty_device_list_sends_nothing() {
     let api = Api::start();
     let home = tempfile::tempdir().unwrap();
-    let c = ctx(&api, &home);
+    let c = client(&api, &home);
     let out = block_on(wait_for_rollout(
         &c,
         WaitScope::Devices(vec![]),
@@ -252,7 +267,7 @@ fn a_rejected_poll_is_an_error_not_a_timeout() {
         401,
         r#"{"message":"Unauthorized"}"#,
     );
-    let c = ctx(&api, &home);
+    let c = client(&api, &home);
     let err = block_on(wait_for_rollout(
         &c,
         WaitScope::Fleet {
@@ -262,6 +277,6 @@ fn a_rejected_poll_is_an_error_not_a_timeout() {
         Duration::from_secs(30),
     ))
     .unwrap_err();
-    assert_eq!(classify(&err).exit_code, EXIT_AUTH);
+    assert_eq!(err.exit_code(), ExitCode::Auth);
     assert_eq!(api.requests().len(), 1);
 }

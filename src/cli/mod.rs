@@ -268,7 +268,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(t).map_err(|e| bad(&e))
 }
 
-const FLEET_PIN_AFTER_HELP: &str = "\
+const FLEET_PIN_AFTER_HELP: &str = concat!(
+    "\
 Examples:
   balena fleet pin myorg/myfleet                 show the current policy
   balena fleet pin myorg/myfleet a1b2c3d         pin to a commit prefix
@@ -278,15 +279,11 @@ Examples:
   balena fleet pin myorg/myfleet 1.2.0 --wait --timeout 5m
                                                  wait until the fleet's devices run it
 
-A release is given by, in this order:
-  0. latest                 the newest pinnable release (as track-latest picks it)
-  1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
-  2. unique commit prefix   a1b2c3d
-  3. numeric release id     123456
-  4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an argument
-that matches different releases is ambiguous. Only successful releases of the fleet can
-be pinned.";
+",
+    crate::release_order_help!(),
+    "
+Only successful releases of the fleet can be pinned."
+);
 
 #[derive(Debug, Args)]
 pub struct FleetPinArgs {
@@ -335,7 +332,8 @@ pub enum DeviceCommand {
     List(DeviceListArgs),
 
     /// Pin devices to a release, or show a device's current release policy
-    #[command(after_help = "\
+    #[command(after_help = concat!(
+        "\
 Examples:
   balena device pin 7cf02a6                       show the current policy
   balena device pin 7cf02a6 a1b2c3d               pin to a commit prefix
@@ -357,15 +355,11 @@ resolve, are reported and left untouched; the others are pinned. Exit 9 when som
 failed and others succeeded. Devices already pinned to the release are left as they are.
 With --fleet, the only positional argument is the release.
 
-A release is given by, in this order:
-  0. latest                 the newest pinnable release (as track-latest picks it)
-  1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
-  2. unique commit prefix   a1b2c3d
-  3. numeric release id     123456
-  4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an argument
-that matches different releases is ambiguous. Only successful releases of the device's
-fleet can be pinned.")]
+",
+        crate::release_order_help!(),
+        "
+Only successful releases of the device's fleet can be pinned."
+    ))]
     Pin(DevicePinArgs),
 
     /// Make devices track their fleet's release again (remove their pins)

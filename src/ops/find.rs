@@ -12,46 +12,54 @@ use crate::error::{usage, Error};
 use crate::policy::release::{self, Caveat};
 use crate::policy::ReleaseSelector;
 
-/// How a row is listed among the candidates of an ambiguous identifier.
-pub trait Candidate {
-    fn candidate(&self) -> String;
+/// How a fleet row is listed among the candidates of an ambiguous identifier.
+pub trait FleetCandidate {
+    fn fleet_candidate(&self) -> String;
 }
 
-impl Candidate for Application {
-    fn candidate(&self) -> String {
+/// How a device row is listed among the candidates of an ambiguous identifier.
+pub trait DeviceCandidate {
+    fn device_candidate(&self) -> String;
+}
+
+impl FleetCandidate for Application {
+    fn fleet_candidate(&self) -> String {
         format!("{} (id {})", self.slug, self.id)
     }
 }
 
-impl Candidate for Device {
-    fn candidate(&self) -> String {
+impl DeviceCandidate for Device {
+    fn device_candidate(&self) -> String {
         let fleet = self.fleet.first().map(|f| f.slug.as_str()).unwrap_or("N/a");
         let name = self.device_name.as_deref().unwrap_or("N/a");
         format!("{} {name} ({fleet})", self.uuid)
     }
 }
 
-/// A fleet row or a device row, as the server sent it.
-impl Candidate for Value {
-    fn candidate(&self) -> String {
+impl FleetCandidate for Value {
+    fn fleet_candidate(&self) -> String {
+        format!(
+            "{} (id {})",
+            self.get("slug").and_then(Value::as_str).unwrap_or_default(),
+            self.get("id").cloned().unwrap_or(Value::Null)
+        )
+    }
+}
+
+impl DeviceCandidate for Value {
+    fn device_candidate(&self) -> String {
         let s = |p: &str| self.pointer(p).and_then(Value::as_str);
-        match s("/uuid") {
-            Some(uuid) => format!(
-                "{uuid} {} ({})",
-                s("/device_name").unwrap_or("N/a"),
-                s("/belongs_to__application/0/slug").unwrap_or("N/a")
-            ),
-            None => format!(
-                "{} (id {})",
-                s("/slug").unwrap_or_default(),
-                self.get("id").cloned().unwrap_or(Value::Null)
-            ),
-        }
+        format!(
+            "{} {} ({})",
+            s("/uuid").unwrap_or_default(),
+            s("/device_name").unwrap_or("N/a"),
+            s("/belongs_to__application/0/slug").unwrap_or("N/a")
+        )
     }
 }
 
 /// One request: the fleet `arg` names, with the options of `q`.
-pub async fn fleet<T: DeserializeOwned + Keyed + Candidate>(
+pub async fn fleet<T: DeserializeOwned + Keyed + FleetCandidate>(
     api: &Client,
     arg: &str,
     q: Query,
@@ -64,13 +72,13 @@ pub async fn fleet<T: DeserializeOwned + Keyed + Candidate>(
         Found::None => Err(Error::FleetNotFound(arg.to_owned())),
         Found::Many(rows) => Err(Error::FleetAmbiguous {
             arg: arg.to_owned(),
-            candidates: rows.iter().map(Candidate::candidate).collect(),
+            candidates: rows.iter().map(FleetCandidate::fleet_candidate).collect(),
         }),
     }
 }
 
 /// One request: the device `arg` names (uuid or unique prefix), with the options of `q`.
-pub async fn device<T: DeserializeOwned + Keyed + Candidate>(
+pub async fn device<T: DeserializeOwned + Keyed + DeviceCandidate>(
     api: &Client,
     arg: &str,
     q: Query,
@@ -86,7 +94,7 @@ pub async fn device<T: DeserializeOwned + Keyed + Candidate>(
         Found::None => Err(Error::DeviceNotFound(arg.to_owned())),
         Found::Many(rows) => Err(Error::DeviceAmbiguous {
             arg: arg.to_owned(),
-            candidates: rows.iter().map(Candidate::candidate).collect(),
+            candidates: rows.iter().map(DeviceCandidate::device_candidate).collect(),
         }),
     }
 }

@@ -6,6 +6,13 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// `null` as the type's default (a field that is null on some rows).
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A row with a numeric id.
 pub trait HasId {
     fn id(&self) -> i64;
@@ -82,7 +89,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nav<T> {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct Release {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub commit: String,
     #[serde(default)]
     pub status: Option<String>,
@@ -113,17 +120,19 @@ impl HasId for Release {
 /// A device type (`is_for__device_type`, `is_of__device_type`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct DeviceType {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub slug: String,
 }
 
 /// A fleet.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Application {
+    /// 0 when not selected (an expansion of the slug only).
+    #[serde(default)]
     pub id: i64,
     #[serde(default)]
     pub app_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub slug: String,
     #[serde(default)]
     pub should_track_latest_release: Option<bool>,
@@ -159,7 +168,7 @@ impl Application {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Device {
     pub id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub uuid: String,
     #[serde(default)]
     pub device_name: Option<String>,
@@ -186,9 +195,9 @@ impl HasId for Device {
 /// A device or release tag.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct Tag {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub tag_key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub value: String,
 }
 
@@ -237,5 +246,13 @@ mod tests {
             Some("2024-01-01T00:00:00.000Z")
         );
         assert!(a.devices.rows().is_empty());
+        // Partial selects and nulls still decode.
+        let d: Device = serde_json::from_str(
+            r#"{"id":1,"uuid":null,"belongs_to__application":[{"slug":"o/f"}],
+                "is_running__release":[{"id":2,"commit":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(d.fleet.first().map(|f| f.slug.as_str()), Some("o/f"));
+        assert_eq!(d.running.id(), Some(2));
     }
 }
