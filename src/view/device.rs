@@ -4,7 +4,7 @@ use balena_api::models::{Application, Device};
 use serde_json::{json, Map, Value};
 
 use super::{table, Printer};
-use crate::policy::{DevicePolicy, Summary};
+use crate::policy::DevicePolicy;
 
 fn percent(usage: Option<&Value>, total: Option<&Value>) -> Option<i64> {
     let u = usage?.as_f64()?;
@@ -235,15 +235,7 @@ pub fn device_ref(d: &Device, fleet: Option<&Application>) -> Value {
 pub fn policy(p: &Printer, dev: &Device, fleet: Option<&Application>) {
     let policy = DevicePolicy::of(dev, fleet);
     if p.json {
-        let mut o = device_ref(dev, fleet);
-        if let Value::Object(o) = &mut o {
-            o.insert("tracking_fleet".into(), (!policy.is_pinned()).into());
-            o.insert(
-                "release".into(),
-                serde_json::to_value(Summary(policy.target())).unwrap_or(Value::Null),
-            );
-        }
-        p.json_pretty(&o);
+        p.json_pretty(&super::merged(device_ref(dev, fleet), &policy));
         return;
     }
     let first = match &policy {

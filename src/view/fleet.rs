@@ -4,7 +4,7 @@ use balena_api::models::Application;
 use serde_json::{json, Map, Value};
 
 use super::{table, Printer};
-use crate::policy::{DeviceCounts, FleetPolicy, Summary};
+use crate::policy::{DeviceCounts, FleetPolicy};
 
 /// `balena fleet <fleet>`: the official rows (byte-identical to the official CLI), then,
 /// after a blank line, the release policy, the target release and the device counts.
@@ -162,15 +162,7 @@ pub fn fleet_ref(app: &Application) -> Value {
 pub fn policy(p: &Printer, app: &Application) {
     let policy = FleetPolicy::of(app);
     if p.json {
-        let mut o = fleet_ref(app);
-        if let Value::Object(o) = &mut o {
-            o.insert("tracking_latest".into(), policy.tracks_latest().into());
-            o.insert(
-                "release".into(),
-                serde_json::to_value(Summary(policy.target())).unwrap_or(Value::Null),
-            );
-        }
-        p.json_pretty(&o);
+        p.json_pretty(&super::merged(fleet_ref(app), &policy));
         return;
     }
     let first = match &policy {
@@ -185,4 +177,70 @@ pub fn policy(p: &Printer, app: &Application) {
         "{first}\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list {}`.\n",
         app.slug
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balena_api::models::{Nav, Release};
+
+    #[test]
+    fn show_keeps_the_official_rows_first() {
+        let row = json!({
+            "id": 1001, "app_name": "myfleet", "slug": "myorg/myfleet",
+            "should_track_latest_release": true,
+            "is_for__device_type": [{"slug": "raspberrypi4-64"}],
+            "should_be_running__release": [{"id": 5, "commit": "a1b2c3d4e5", "raw_version": "1.2.0"}],
+        });
+        let counts = DeviceCounts {
+            total: 3,
+            pinned: 1,
+            behind: 2,
+        };
+        let (p, out, _) = Printer::buffered(false);
+        show(&p, &row, counts);
+        assert_eq!(
+            out.text(),
+            "== myfleet\n\
+             ID:          1001\n\
+             DEVICE TYPE: raspberrypi4-64\n\
+             SLUG:        myorg/myfleet\n\
+             COMMIT:      a1b2c3d4e5\n\
+             \n\
+             RELEASE POLICY:   Tracking latest\n\
+             TARGET RELEASE:   a1b2c3d (1.2.0)\n\
+             DEVICES:          3\n\
+             PINNED DEVICES:   1\n\
+             TRACKING DEVICES: 2\n\
+             BEHIND DEVICES:   2\n"
+        );
+    }
+
+    #[test]
+    fn policy_sentences() {
+        let app = Application {
+            id: 7,
+            slug: "o/f".into(),
+            should_track_latest_release: Some(false),
+            target: Nav::Expanded(vec![Release {
+                id: 5,
+                commit: "a1b2c3d4e5".into(),
+                ..Release::default()
+            }]),
+            ..Application::default()
+        };
+        let (p, out, _) = Printer::buffered(false);
+        policy(&p, &app);
+        assert_eq!(
+            out.text(),
+            "This fleet is pinned to a1b2c3d4e5.\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list o/f`.\n"
+        );
+        let (p, out, _) = Printer::buffered(true);
+        policy(&p, &app);
+        assert_eq!(
+            serde_json::from_str::<Value>(&out.text()).unwrap(),
+            json!({"id": 7, "slug": "o/f", "tracking_latest": false,
+                   "release": {"id": 5, "commit": "a1b2c3d4e5", "raw_version": null}})
+        );
+    }
 }

@@ -121,6 +121,16 @@ fn write_ignoring_epipe(w: &mut dyn Write, b: &[u8]) {
     let _ = w.write_all(b).and_then(|()| w.flush());
 }
 
+/// The keys of `tail` (an object when serialised) after those of `head` (an object).
+pub fn merged(mut head: serde_json::Value, tail: &impl Serialize) -> serde_json::Value {
+    if let (serde_json::Value::Object(o), Ok(serde_json::Value::Object(t))) =
+        (&mut head, serde_json::to_value(tail))
+    {
+        o.extend(t);
+    }
+    head
+}
+
 /// `3 devices`, `1 device`
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -423,3 +423,175 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
     }
     p.json_pretty(&doc);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::policy::plan;
+    use balena_api::models::{Nav, Release};
+
+    fn rel(id: i64, commit: &str, ver: &str) -> Release {
+        Release {
+            id,
+            commit: commit.into(),
+            raw_version: Some(ver.into()),
+            status: Some("success".into()),
+            ..Release::default()
+        }
+    }
+
+    fn fleet(tracking: bool, target: Release) -> Application {
+        Application {
+            id: 10,
+            slug: "acme/door".into(),
+            should_track_latest_release: Some(tracking),
+            target: Nav::Expanded(vec![target]),
+            ..Application::default()
+        }
+    }
+
+    fn device(id: i64, uuid: &str, pinned: Option<Release>) -> Device {
+        Device {
+            id,
+            uuid: uuid.into(),
+            device_name: Some(format!("dev-{id}")),
+            pinned: Nav::Expanded(pinned.into_iter().collect()),
+            ..Device::default()
+        }
+    }
+
+    #[test]
+    fn fleet_confirmations_and_json_result() {
+        let app = fleet(true, rel(1, "aaaaaaa1111", "1.0.0"));
+        let plan = plan::pin_fleet(&app, &rel(2, "bbbbbbb2222", "1.1.0"));
+        let (p, out, err) = Printer::buffered(false);
+        fleet_done(&p, &app, &plan);
+        fleet_result(&p, &app, &plan, None);
+        assert_eq!(
+            err.text(),
+            "Pinned fleet acme/door to release bbbbbbb (1.1.0).\n"
+        );
+        assert_eq!(out.text(), "");
+        let (p, out, _) = Printer::buffered(true);
+        fleet_result(&p, &app, &plan, None);
+        let v: Value = serde_json::from_str(&out.text()).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "fleet": {"id": 10, "slug": "acme/door"},
+                "before": {"tracking_latest": true, "release": {"id": 1, "commit": "aaaaaaa1111", "raw_version": "1.0.0"}},
+                "after": {"tracking_latest": false, "release": {"id": 2, "commit": "bbbbbbb2222", "raw_version": "1.1.0"}},
+                "changed": true,
+            })
+        );
+        let noop = plan::pin_fleet(
+            &fleet(false, rel(2, "bbbbbbb2222", "1.1.0")),
+            &rel(2, "bbbbbbb2222", "1.1.0"),
+        );
+        let (p, _, err) = Printer::buffered(false);
+        fleet_done(&p, &app, &noop);
+        assert_eq!(
+            err.text(),
+            "Fleet acme/door is already pinned to release bbbbbbb (1.1.0); nothing changed.\n"
+        );
+    }
+
+    #[test]
+    fn fleet_dry_run_plan() {
+        let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
+        let plan = plan::pin_fleet(&app, &rel(2, "bbbbbbb2222", "1.1.0"));
+        let devices = vec![
+            device(5, "d0c0", None),
+            device(6, "d1c1", Some(rel(1, "aaaaaaa1111", "1.0.0"))),
+        ];
+        let effects = plan::fleet_device_effects(&devices, &plan);
+        let (p, out, err) = Printer::buffered(false);
+        fleet_plan(&p, &app, &plan, &effects);
+        assert_eq!(
+            out.text(),
+            "Dry run: nothing was changed.\n\
+             Fleet acme/door: pinned to aaaaaaa (1.0.0) -> pinned to bbbbbbb (1.1.0)\n\
+             \n\
+             UUID DEVICE NAME BEFORE                 AFTER                  CHANGED\n\
+             d0c0 dev-5       fleet aaaaaaa (1.0.0)  fleet bbbbbbb (1.1.0)  yes\n\
+             d1c1 dev-6       pinned aaaaaaa (1.0.0) pinned aaaaaaa (1.0.0) no\n\
+             \n\
+             1 device would change, 0 unchanged, 1 pinned device unaffected.\n"
+        );
+        assert_eq!(err.text(), "Dry run: no change was sent.\n");
+    }
+
+    #[test]
+    fn device_plan_and_confirmation() {
+        let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
+        let dev = device(5, "d0c0ffee000", None);
+        let action = DeviceAction::Pin(rel(2, "bbbbbbb2222", "1.1.0"));
+        let plan = plan::device(&dev, Some(&app), &action);
+        let (p, out, err) = Printer::buffered(false);
+        device_plan(&p, &dev, Some(&app), &plan);
+        assert_eq!(
+            out.text(),
+            "Dry run: nothing was changed.\n\n\
+             UUID        DEVICE NAME FLEET     BEFORE                AFTER                  CHANGED\n\
+             d0c0ffee000 dev-5       acme/door fleet aaaaaaa (1.0.0) pinned bbbbbbb (1.1.0) yes\n\
+             \n1 device would change, 0 unchanged, 0 failed.\n"
+        );
+        assert_eq!(err.text(), "Dry run: no change was sent.\n");
+        let (p, _, err) = Printer::buffered(false);
+        device_done(&p, &dev, Some(&app), &action, &plan);
+        assert_eq!(
+            err.text(),
+            "Pinned device d0c0ffe to release bbbbbbb (1.1.0).\n"
+        );
+    }
+
+    #[test]
+    fn bulk_report_and_result() {
+        let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
+        let action = DeviceAction::Pin(rel(2, "bbbbbbb2222", "1.1.0"));
+        let d = device(5, "d0c0", None);
+        let ok = BulkItem {
+            input: Some("d0c0".into()),
+            fleet: Some(app.slug.clone()),
+            plan: Some(plan::device(&d, Some(&app), &action)),
+            device: Some(d),
+            error: None,
+        };
+        let bad = BulkItem::failed(
+            Some("ffff".into()),
+            None,
+            None,
+            Error::DeviceNotFound("ffff".into()),
+        );
+        let items = vec![ok, bad];
+        let (p, out, err) = Printer::buffered(false);
+        bulk_report(&p, &items, BulkAction::Pin, false);
+        assert_eq!(out.text(), "");
+        assert_eq!(
+            err.text(),
+            "error: device ffff: Device not found: ffff\n\
+             Fleet acme/door: pinned 1 device to release bbbbbbb (1.1.0).\n\
+             1 changed, 0 unchanged, 1 failed.\n"
+        );
+        let (p, out, _) = Printer::buffered(true);
+        bulk_report(&p, &items, BulkAction::Pin, false);
+        bulk_result(&p, &items, false, None);
+        let v: Value = serde_json::from_str(&out.text()).unwrap();
+        assert_eq!(
+            v["counts"],
+            json!({"changed": 1, "unchanged": 0, "failed": 1})
+        );
+        assert_eq!(v["results"][1]["error"]["name"], "BalenaDeviceNotFound");
+        assert_eq!(v["results"][1]["before"], Value::Null);
+        assert_eq!(v["results"][0]["after"]["release"]["id"], 2);
+        assert!(matches!(
+            plan::bulk_error(&items),
+            Some(Error::PartialFailure {
+                failed: 1,
+                total: 2,
+                ..
+            })
+        ));
+    }
+}

@@ -40,6 +40,8 @@
 //! }
 //! ```
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod chunk;
 mod client;
 pub mod error;
@@ -52,3 +54,12 @@ pub use client::{is_loopback, Client, ClientConfig, RetryPolicy, VERSION};
 pub use error::ApiError;
 /// The URL type of the client's settings (re-exported so callers parse URLs the same way).
 pub use reqwest::Url;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_client_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::Client>();
+    }
+}
