@@ -1,0 +1,261 @@
+//! The command line of the `balena-sandbox` binary and its start-up.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+
+use crate::{db, http, log, seed, simulate};
+
+/// A local, stateful balena API v7 (release policy) on SQLite.
+///
+/// On start-up it prints two lines on stdout: the base URL it listens on, then an API key
+/// of the default user (the `--token` value, or a generated key that is kept in the
+/// database and printed again on later runs). Everything else goes to stderr.
+///
+/// Point the official CLI at it with `BALENARC_API_URL=<url> balena login --token <key>`.
+#[derive(Debug, Parser)]
+#[command(name = "balena-sandbox", version)]
+pub struct Args {
+    /// Address and port to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:48080", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+
+    /// SQLite database file [default: <data dir>/balena-sandbox/sandbox.sqlite].
+    #[arg(long, value_name = "FILE", conflicts_with = "memory")]
+    pub db: Option<PathBuf>,
+
+    /// Keep everything in memory; nothing survives the process.
+    #[arg(long)]
+    pub memory: bool,
+
+    /// Seed an empty database: `demo`, or a fixture file (format: sandbox/FIXTURES.md).
+    /// A database that already holds data is never re-seeded.
+    #[arg(long, value_name = "demo|FILE.json")]
+    pub seed: Option<String>,
+
+    /// Register this API key for the default user (and print it on line 2).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Scale seeding: add a fleet with this many devices (needs --releases).
+    #[arg(long, value_name = "N", requires = "releases")]
+    pub devices: Option<u64>,
+
+    /// Scale seeding: the number of successful final releases of that fleet.
+    #[arg(long, value_name = "M", requires = "devices")]
+    pub releases: Option<u64>,
+
+    /// Simulate devices: all online, each reaching its target release this long after the
+    /// target changes (e.g. `500ms`, `2s`, `1m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub simulate_updates: Option<Duration>,
+
+    /// Append one JSON line per request to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// Parses `500ms`, `2s`, `1m`, `1h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration '{s}' (examples: 500ms, 2s, 1m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in '{s}' (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("invalid duration '{s}'"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn default_db() -> anyhow::Result<PathBuf> {
+    let dir = dirs::data_dir().context("no data directory on this system; use --db or --memory")?;
+    Ok(dir.join("balena-sandbox").join("sandbox.sqlite"))
+}
+
+/// Opens and (if empty) seeds the database; answers the connection and the API key to print.
+fn prepare(args: &Args) -> anyhow::Result<(rusqlite::Connection, String)> {
+    let path = if args.memory {
+        None
+    } else {
+        Some(match &args.db {
+            Some(p) => p.clone(),
+            None => default_db()?,
+        })
+    };
+    let mut conn = db::open(path.as_deref()).with_context(|| {
+        format!(
+            "opening the database {:?}",
+            path.as_deref().unwrap_or("(memory)".as_ref())
+        )
+    })?;
+    let tx = conn.transaction()?;
+    if seed::is_empty(&tx)? {
+        match args.seed.as_deref() {
+            None => {
+                seed::create_default_user(&tx, "admin")?;
+            }
+            Some("demo") => {
+                seed::load_fixture(&tx, &seed::demo_fixture()).context("the demo seed")?;
+            }
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading the fixture {file}"))?;
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("parsing the fixture {file}"))?;
+                seed::load_fixture(&tx, &json)
+                    .with_context(|| format!("loading the fixture {file}"))?;
+            }
+        }
+        if let (Some(n), Some(m)) = (args.devices, args.releases) {
+            let user = seed::default_user(&tx)?;
+            seed::scale(&tx, user, n, m).context("scale seeding")?;
+        }
+    } else if args.seed.is_some() || args.devices.is_some() {
+        eprintln!("balena-sandbox: the database already holds data; not seeding it again");
+    }
+    let user = seed::default_user(&tx)?;
+    let key = match &args.token {
+        Some(t) => {
+            if t.is_empty() {
+                bail!("--token must not be empty");
+            }
+            if let Some(owner) = db::user_of_key(&tx, t)? {
+                if owner != user {
+                    bail!("--token is already the key of another user");
+                }
+            }
+            db::add_api_key(&tx, user, t, Some("--token"))?;
+            t.clone()
+        }
+        None => match db::meta_get(&tx, "generated_api_key")? {
+            Some(k) if db::user_of_key(&tx, &k)?.is_some() => k,
+            _ => {
+                let k = db::random_key();
+                db::add_api_key(&tx, user, &k, Some("generated"))?;
+                db::meta_set(&tx, "generated_api_key", &k)?;
+                k
+            }
+        },
+    };
+    tx.commit()?;
+    // Table statistics let SQLite pick the selective index (e.g. the uuid index rather than
+    // the fleet index when 100,000 devices share one fleet).
+    conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
+    Ok((conn, key))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// The `balena-sandbox` binary: parses the command line, runs, and exits 1 on an error.
+pub fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args) {
+        eprintln!("balena-sandbox: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Opens (and seeds) the database, then serves until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let (conn, key) = prepare(&args)?;
+    eprintln!(
+        "balena-sandbox: database ready in {} ms",
+        started.elapsed().as_millis()
+    );
+    let log = match &args.log {
+        Some(p) => Some(
+            log::RequestLog::open(p).with_context(|| format!("opening the log {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let state = Arc::new(http::AppState {
+        conn: Mutex::new(conn),
+        log,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "http://{addr}")?;
+            writeln!(out, "{key}")?;
+            out.flush()?;
+        }
+        if let Some(d) = args.simulate_updates {
+            simulate::spawn(state.clone(), d);
+        }
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        eprintln!("balena-sandbox: stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("2x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
