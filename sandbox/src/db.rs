@@ -63,8 +63,8 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
                 cols.push(format!("\"{}\" {}", f.name, sql_type(f.ty)));
             }
         }
-        if res.name == "user" {
-            cols.push("\"email\" TEXT".into());
+        for (name, ty) in res.hidden_columns {
+            cols.push(format!("\"{name}\" {}", sql_type(*ty)));
         }
         ddl.push_str(&format!(
             "CREATE TABLE {} ({});\n",
