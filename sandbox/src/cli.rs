@@ -60,31 +60,22 @@ pub struct Args {
     pub log: Option<PathBuf>,
 }
 
-/// Parses `500ms`, `2s`, `1m`, `1h` (a bare number is seconds).
+/// Parses a duration with the grammar the `balena` CLI uses too: the input is trimmed; all
+/// digits mean seconds (`3`); anything else is humantime's (`500ms`, `2s`, `1m`, `1h 30m`);
+/// an empty input is an error.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration '{s}' (examples: 500ms, 2s, 1m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in '{s}' (use ms, s, m or h)"
-            ))
-        }
-    };
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("invalid duration '{s}'"));
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration (examples: 500ms, 2s, 1m)".to_string());
     }
-    Ok(Duration::from_secs_f64(secs))
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("invalid duration '{t}': too many seconds"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("invalid duration '{t}': {e} (examples: 500ms, 2s, 1m)"))
 }
 
 fn default_db() -> anyhow::Result<PathBuf> {
@@ -254,8 +245,28 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2min").unwrap(), Duration::from_secs(120));
+        // All digits: seconds; the input is trimmed.
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("2x").is_err());
-        assert!(parse_duration("").is_err());
+        assert_eq!(parse_duration(" 3 ").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_duration("\t250ms\n").unwrap(),
+            Duration::from_millis(250)
+        );
+        for bad in [
+            "",
+            "   ",
+            "2x",
+            "-1",
+            "ms",
+            "1.5.2s",
+            "99999999999999999999999",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("duration"), "{bad:?}: {e}");
+        }
+        assert!(parse_duration("2x").unwrap_err().contains("'2x'"));
     }
 }
