@@ -220,9 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(d) = args.simulate_updates {
             simulate::spawn(state.clone(), d);
         }
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        http::serve(listener, http::router(state), shutdown_signal()).await;
         eprintln!("balena-sandbox: stopped");
         Ok::<_, anyhow::Error>(())
     })?;
