@@ -37,3 +37,34 @@ fn urls_over_16_kib_are_answered_431() {
     let ping = c.get("/ping", None).expect("ping");
     assert_eq!(ping.status, 200);
 }
+
+#[test]
+fn percent_encoded_structure_in_filter_is_malformed() {
+    let sb = common::Sandbox::start(&common::fixture("transcript-seed.json"));
+    let mut c = RawClient::new(&sb.base_url);
+    let key = sb.api_key.clone();
+    for t in [
+        "/v7/release?$filter=id%20in%20%281%2C2%29",
+        "/v7/release?$filter=id%20in%20(1%2c2)",
+        "/v7/application?$filter=startswith%28slug,%27a%27)",
+        "/v7/application?$filter=startswith(slug%2C%27a%27)",
+        "/v7/device?$filter=(id%20eq%201%29",
+    ] {
+        let r = c.get(t, Some(&key)).expect("request");
+        // The real server's shape for a malformed query: 400 and the URL as received.
+        assert_eq!(
+            (r.status, r.json()),
+            (400, serde_json::json!(format!("Malformed url: '{t}'"))),
+            "{t}"
+        );
+    }
+    // Inside string literals they are characters: the same queries, well-formed.
+    for t in [
+        "/v7/application?$filter=slug%20eq%20%27a%28b%2Cc%29%27",
+        "/v7/application?$filter=startswith(slug,%27%28%27)",
+        "/v7/release?$filter=id%20in%20(1,2)",
+    ] {
+        let r = c.get(t, Some(&key)).expect("request");
+        assert_eq!(r.status, 200, "{t}: {}", r.text());
+    }
+}

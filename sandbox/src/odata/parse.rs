@@ -5,6 +5,9 @@
 //! - The raw query is split on `&` first, then each name and value is percent-decoded once,
 //!   so `%26` inside a string literal survives as `&`. `+` is a literal plus, not a space.
 //!   Empty pieces (`a=1&&b=2`, a trailing `&`) are skipped.
+//! - In `$filter`, a percent-encoded `(`, `,` or `)` outside a string literal is a
+//!   [`ParseError`], as on the real server (which parses the structure before decoding);
+//!   inside a literal it is just a character.
 //! - Recognised options: `$select`, `$expand`, `$filter`, `$orderby`, `$top`, `$skip`.
 //!   Every other `$`-option, including `$count` and `$format`, is a [`ParseError`]: silently
 //!   ignoring `$count=true` would change the meaning of the answer. Parameters without `$`
@@ -123,6 +126,9 @@ pub fn parse_query(raw_query: &str) -> Result<QueryOptions, ParseError> {
         if seen.contains(&name) {
             return Err(err(format!("duplicate query option {name}")));
         }
+        if name == "$filter" {
+            check_encoded_structure(raw_value).map_err(|e| err(format!("{name}: {}", e.0)))?;
+        }
         let value = decode(raw_value)?;
         let parsed = Parser::new(&value).and_then(|mut p| {
             p.aliases = aliases.clone();
@@ -133,6 +139,37 @@ pub fn parse_query(raw_query: &str) -> Result<QueryOptions, ParseError> {
         seen.push(name);
     }
     Ok(opts)
+}
+
+/// Refuses a percent-encoded `(`, `,` or `)` (`%28`, `%2C`, `%29`, any case) outside the
+/// string literals of a raw (still encoded) option value: the real server parses the
+/// structure of `$filter` before decoding, so there they are not parentheses or commas.
+/// Inside a literal (opened and closed by `'` or `%27`) they are just characters.
+fn check_encoded_structure(raw: &str) -> Result<(), ParseError> {
+    let b = raw.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut in_string = false;
+    let mut i = 0;
+    while i < b.len() {
+        let (byte, width) = match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => ((hi * 16 + lo) as u8, 3),
+            (c, _, _) => (c, 1),
+        };
+        if byte == b'\'' {
+            in_string = !in_string;
+        } else if width == 3 && !in_string && matches!(byte, b'(' | b')' | b',') {
+            return Err(err(format!(
+                "percent-encoded '{}' outside a string literal",
+                byte as char
+            )));
+        }
+        i += width;
+    }
+    Ok(())
 }
 
 /// The `@name=literal` parameter aliases of a raw query string.
@@ -1726,6 +1763,44 @@ mod tests {
             assert!(parse_query(bad).is_err(), "{bad:?} should fail");
         }
         assert!(parse_filter("a eq @u").is_err());
+    }
+
+    #[test]
+    fn encoded_structure_in_filter_is_refused() {
+        for bad in [
+            "$filter=id%20in%20%281%2C2%29",
+            "$filter=id%20in%20(1%2c2)",
+            "$filter=startswith%28slug,%27a%27)",
+            "$filter=startswith(slug%2C%27a%27)",
+            "$filter=(id%20eq%201%29",
+            "$filter=%28id%20eq%201)",
+            "$filter=slug%20eq%20%27a%27%20and%20%28id%20eq%201)",
+            "$filter=slug%20eq%20'a'%20and%20(id%20in%20(1%2C2))",
+        ] {
+            let e = parse_query(bad).unwrap_err();
+            assert!(e.0.contains("percent-encoded"), "{bad}: {e}");
+        }
+        // Inside string literals they are characters, whichever quote encoding.
+        assert_eq!(
+            q("$filter=slug%20eq%20%27a%28b%2Cc%29%27").filter,
+            Some(eq(p("slug"), s("a(b,c)")))
+        );
+        assert_eq!(
+            q("$filter=slug%20eq%20'%28'").filter,
+            Some(eq(p("slug"), s("(")))
+        );
+        assert_eq!(
+            q("$filter=slug%20in%20('it''s%2C',%20%27%29%27%27%28%27)").filter,
+            Some(Expr::In {
+                left: Box::new(p("slug")),
+                list: vec![s("it's,"), s(")'(")]
+            })
+        );
+        // Plain parentheses and commas, an encoded percent sign, and other options are as
+        // before.
+        assert!(parse_query("$filter=id%20in%20(1,2)").is_ok());
+        assert!(parse_query("$filter=slug%20eq%20%27%2528%27").is_ok());
+        assert!(parse_query("$select=id&foo=%28").is_ok());
     }
 
     // ----- robustness -----
