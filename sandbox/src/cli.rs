@@ -1,7 +1,7 @@
 //! The command line of the `balena-sandbox` binary and its start-up.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration '{t}': {e} (examples: 500ms, 2s, 1m)"))
 }
 
+/// Creates a folder (and its missing parents) for the owner only.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// The URL a client on this machine uses to reach a server bound to `addr`: a wildcard
+/// address (`0.0.0.0`, `::`) becomes the loopback address of its family.
+pub fn client_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 fn default_db() -> anyhow::Result<PathBuf> {
     let dir = dirs::data_dir().context("no data directory on this system; use --db or --memory")?;
     Ok(dir.join("balena-sandbox").join("sandbox.sqlite"))
@@ -89,8 +112,26 @@ fn prepare(args: &Args) -> anyhow::Result<(rusqlite::Connection, String)> {
         None
     } else {
         Some(match &args.db {
-            Some(p) => p.clone(),
-            None => default_db()?,
+            Some(p) => {
+                // A mistyped folder should not silently become a new, empty sandbox.
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                    bail!(
+                        "the folder of --db {} does not exist: {} (create it first)",
+                        p.display(),
+                        dir.display()
+                    );
+                }
+                p.clone()
+            }
+            None => {
+                let p = default_db()?;
+                if let Some(dir) = p.parent() {
+                    create_private_dir(dir)
+                        .with_context(|| format!("creating the folder {}", dir.display()))?;
+                }
+                p
+            }
         })
     };
     let mut conn = db::open(path.as_deref()).with_context(|| {
@@ -211,11 +252,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        {
+        let url = client_url(addr);
+        if addr.ip().is_unspecified() {
+            eprintln!("balena-sandbox: listening on all interfaces ({addr}); on this machine use {url}");
+        }
+        // A reader that went away (`balena-sandbox | true`) is no reason to stop serving.
+        let printed = (|| {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "http://{addr}")?;
+            writeln!(out, "{url}")?;
             writeln!(out, "{key}")?;
-            out.flush()?;
+            out.flush()
+        })();
+        if let Err(e) = printed {
+            eprintln!(
+                "balena-sandbox: could not print the URL and API key on stdout ({e}); serving {url} anyway"
+            );
         }
         if let Some(d) = args.simulate_updates {
             simulate::spawn(state.clone(), d);
@@ -236,6 +287,16 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn client_urls() {
+        let url = |s: &str| client_url(s.parse().unwrap());
+        assert_eq!(url("127.0.0.1:48080"), "http://127.0.0.1:48080");
+        assert_eq!(url("0.0.0.0:48080"), "http://127.0.0.1:48080");
+        assert_eq!(url("[::]:9"), "http://[::1]:9");
+        assert_eq!(url("[::1]:9"), "http://[::1]:9");
+        assert_eq!(url("192.168.1.5:80"), "http://192.168.1.5:80");
     }
 
     #[test]
