@@ -23,11 +23,7 @@ pub const DEVICE_TYPES: &[(i64, &str, &str)] = &[
 pub fn open(path: Option<&Path>) -> anyhow::Result<Connection> {
     let conn = match path {
         Some(p) => {
-            if let Some(dir) = p.parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)?;
-                }
-            }
+            create_private(p)?;
             Connection::open(p)?
         }
         None => Connection::open_in_memory()?,
@@ -41,6 +37,24 @@ pub fn open(path: Option<&Path>) -> anyhow::Result<Connection> {
     conn.set_prepared_statement_cache_capacity(256);
     migrate(&conn)?;
     Ok(conn)
+}
+
+/// Creates the database file readable and writable by its owner only (it holds API keys),
+/// unless it exists; SQLite gives its `-wal` and `-shm` files the same mode. The folder
+/// must exist.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn sql_type(ty: Ty) -> &'static str {
@@ -63,8 +77,8 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
                 cols.push(format!("\"{}\" {}", f.name, sql_type(f.ty)));
             }
         }
-        if res.name == "user" {
-            cols.push("\"email\" TEXT".into());
+        for (name, ty) in res.hidden_columns {
+            cols.push(format!("\"{name}\" {}", sql_type(*ty)));
         }
         ddl.push_str(&format!(
             "CREATE TABLE {} ({});\n",

@@ -35,6 +35,10 @@ pub struct Answer {
 
 const JSON_TYPE: &str = "application/json; charset=utf-8";
 
+/// The longest request URL (path and query) answered; a longer one gets 431, as the real
+/// server (Node's 16 KB header limit) answers it.
+pub const MAX_URL_BYTES: usize = 16 * 1024;
+
 impl Answer {
     pub fn json(status: u16, v: &Json) -> Self {
         Answer {
@@ -70,6 +74,47 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(state)
 }
 
+/// The largest request head (request line and headers) read. A larger one is answered 431
+/// by hyper; below it, URLs over [`MAX_URL_BYTES`] get 431 from [`handle`]. Without this
+/// limit hyper would answer URLs over 64 KiB with 414.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Serves `router` over HTTP/1.1 on `listener` until `shutdown` completes, then gives the
+/// open connections up to a second to finish their requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.max_header_size(MAX_HEAD_BYTES);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    eprintln!("balena-sandbox: accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not an error of the server.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), graceful.shutdown()).await;
+}
+
 async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -79,15 +124,20 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(b) => b.to_vec(),
         Err(_) => Vec::new(),
     };
-    let st = state.clone();
-    let m2 = method.clone();
-    let u2 = uri.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut conn = st.conn.lock().unwrap_or_else(|e| e.into_inner());
-        dispatch(&mut conn, &m2, &u2, &headers, &body)
-    })
-    .await
-    .unwrap_or_else(|_| Answer::empty(500));
+    let url_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let answer = if url_len > MAX_URL_BYTES {
+        Answer::empty(431)
+    } else {
+        let st = state.clone();
+        let m2 = method.clone();
+        let u2 = uri.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = st.conn.lock().unwrap_or_else(|e| e.into_inner());
+            dispatch(&mut conn, &m2, &u2, &headers, &body)
+        })
+        .await
+        .unwrap_or_else(|_| Answer::empty(500))
+    };
     if let Some(log) = &state.log {
         log.write(
             method.as_str(),

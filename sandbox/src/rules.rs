@@ -133,13 +133,24 @@ fn convert(res: &Resource, name: &str, ty: Ty, v: &Json) -> R<Value> {
     })
 }
 
-/// A checked write body: stored field name → value. `is_final` is kept apart (computed).
-struct Body {
+/// A checked write body: stored field name → value, plus the boolean inputs of writable
+/// computed fields (a release's `is_final`), which the resource's hooks interpret.
+#[derive(Debug)]
+pub struct Body {
     values: Vec<(String, Value)>,
-    is_final: Option<bool>,
+    flags: Vec<(String, bool)>,
 }
 
 impl Body {
+    fn flag(&self, name: &str) -> Option<bool> {
+        self.flags.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+    fn set_flag(&mut self, name: &str, v: bool) {
+        match self.flags.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.flags.push((name.to_string(), v)),
+        }
+    }
     fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
@@ -167,6 +178,13 @@ impl Body {
     }
 }
 
+fn read_only(res: &Resource, name: &str) -> ApiError {
+    ApiError::bad(format!(
+        "Field '{name}' of resource '{}' is read-only",
+        res.name
+    ))
+}
+
 fn check_body(res: &'static Resource, body: &Json, creating: bool, mode: WriteMode) -> R<Body> {
     let obj = match body {
         Json::Object(o) => o,
@@ -174,15 +192,17 @@ fn check_body(res: &'static Resource, body: &Json, creating: bool, mode: WriteMo
     };
     let mut out = Body {
         values: Vec::new(),
-        is_final: None,
+        flags: Vec::new(),
     };
     for (k, v) in obj {
         let field = match res.field(k) {
             Some(f) => f,
             None => {
-                if mode.seed && res.name == "user" && k == "email" {
-                    out.values.push((k.clone(), convert(res, k, Ty::Text, v)?));
-                    continue;
+                if mode.seed {
+                    if let Some(&(name, ty)) = res.hidden_columns.iter().find(|(n, _)| n == k) {
+                        out.values.push((k.clone(), convert(res, name, ty, v)?));
+                        continue;
+                    }
                 }
                 return Err(query::unknown_field(res, k).into());
             }
@@ -194,31 +214,17 @@ fn check_body(res: &'static Resource, body: &Json, creating: bool, mode: WriteMo
                 Write::No => false,
             };
         if !allowed {
-            return Err(ApiError::bad(format!(
-                "Field '{k}' of resource '{}' is read-only",
-                res.name
-            )));
-        }
-        if res.name == "release" && k == "is_final" {
-            match v {
-                Json::Bool(b) => out.is_final = Some(*b),
-                Json::Null => {}
-                _ => {
-                    return Err(ApiError::bad(format!(
-                        "Invalid value for field '{k}' of resource 'release'"
-                    )))
-                }
-            }
-            continue;
+            return Err(read_only(res, k));
         }
         if !field.stored() {
+            if field.write != Write::No {
+                res.hooks.computed_input(res, &mut out, k, v)?;
+                continue;
+            }
             if mode.seed {
                 continue;
             }
-            return Err(ApiError::bad(format!(
-                "Field '{k}' of resource '{}' is read-only",
-                res.name
-            )));
+            return Err(read_only(res, k));
         }
         out.values.push((k.clone(), convert(res, k, field.ty, v)?));
     }
@@ -595,7 +601,7 @@ fn is_trackable(conn: &Connection, release: i64) -> R<bool> {
 }
 
 // ---------------------------------------------------------------------------------------
-// POST
+// The generic write path: POST, PATCH, DELETE
 
 /// Creates a row; answers its id.
 pub fn create(
@@ -617,40 +623,239 @@ pub fn create(
     // A fixture's explicit creation time also stands for the other creation timestamps.
     let now = b.text("created_at").unwrap_or_default().to_string();
     default(&mut b, "modified_at", Value::Text(now.clone()));
-    match res.name {
-        "application" => create_application(conn, &mut b)?,
-        "release" => create_release(conn, &mut b, &now)?,
-        "device" => create_device(conn, &mut b)?,
-        "release_tag" | "device_tag" => {
-            for f in ["tag_key", "value"] {
-                require_not_null(&b, f, res)?;
-            }
-            if b.text("tag_key") == Some("") {
-                return Err(ApiError::bad(CHECK_CONSTRAINT));
-            }
-            let parent = if res.name == "release_tag" {
-                "release"
-            } else {
-                "device"
-            };
-            require_not_null(&b, parent, res)?;
-        }
-        "organization" => {
-            require_not_null(&b, "handle", res)?;
-            let handle = b.text("handle").unwrap_or_default().to_string();
-            default(&mut b, "name", Value::Text(handle));
-        }
-        "user" => {
-            require_not_null(&b, "username", res)?;
-            let actor = db::new_actor(conn, "user")?;
-            default(&mut b, "actor", Value::Integer(actor));
-        }
-        _ => {}
-    }
-    let is_final = b.is_final;
+    res.hooks.before_create(conn, res, &mut b, &now)?;
     let id = insert(conn, res.table, &b.values)?;
-    if res.name == "release" {
-        if is_final.unwrap_or(true) {
+    res.hooks.after_create(conn, id, &b, &now)?;
+    Ok(id)
+}
+
+/// Applies one PATCH body to every addressed row.
+pub fn update(
+    conn: &Connection,
+    access: Access,
+    res: &'static Resource,
+    ids: &[i64],
+    body: &Json,
+    mode: WriteMode,
+) -> R<()> {
+    if !res.writable && !mode.seed {
+        return Err(ApiError::bad(format!(
+            "Resource '{}' cannot be changed through the sandbox API",
+            res.name
+        )));
+    }
+    let b = check_body(res, body, false, mode)?;
+    check_fks(conn, access, res, &b)?;
+    res.hooks.check_update(&b)?;
+    for r in res.fields.iter().filter(|f| f.required && f.stored()) {
+        if let Some(Value::Null) = b.get(r.name) {
+            return Err(ApiError::bad(format!(
+                "Field '{}' of resource '{}' is required",
+                r.name, res.name
+            )));
+        }
+    }
+    let now = db::now();
+    for &id in ids {
+        let mut values = b.values.clone();
+        values.push(("modified_at".into(), Value::Text(now.clone())));
+        res.hooks.update_one(conn, res, id, &b, values, &now)?;
+    }
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, res: &'static Resource, ids: &[i64]) -> R<()> {
+    if !res.writable {
+        return Err(ApiError::bad(format!(
+            "Resource '{}' cannot be deleted through the sandbox API",
+            res.name
+        )));
+    }
+    for &id in ids {
+        res.hooks.delete_one(conn, res, id)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-resource hooks
+
+/// The server's rules for one resource, called by the generic write path ([`create`],
+/// [`update`], [`delete`]) at fixed points, inside the request's transaction. Each resource
+/// of the schema names its hooks ([`Resource::hooks`]); every method defaults to "nothing
+/// special".
+pub trait Hooks: Sync + std::fmt::Debug {
+    /// A body value for a field that is writable but not a stored column (a release's
+    /// `is_final`). The default refuses it as read-only.
+    fn computed_input(&self, res: &Resource, _body: &mut Body, name: &str, _v: &Json) -> R<()> {
+        Err(read_only(res, name))
+    }
+
+    /// POST, before the insert: required fields, defaults and checks. `now` is the row's
+    /// creation time.
+    fn before_create(
+        &self,
+        _conn: &Connection,
+        _res: &Resource,
+        _body: &mut Body,
+        _now: &str,
+    ) -> R<()> {
+        Ok(())
+    }
+
+    /// POST, after the insert of row `id` (rules across rows, derived columns).
+    fn after_create(&self, _conn: &Connection, _id: i64, _body: &Body, _now: &str) -> R<()> {
+        Ok(())
+    }
+
+    /// PATCH: checks of the body, before any row is changed.
+    fn check_update(&self, _body: &Body) -> R<()> {
+        Ok(())
+    }
+
+    /// PATCH of one row; `values` is the checked body plus `modified_at`. The default
+    /// writes them.
+    fn update_one(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        id: i64,
+        _body: &Body,
+        values: Vec<(String, Value)>,
+        _now: &str,
+    ) -> R<()> {
+        update_row(conn, res.table, id, &values)
+    }
+
+    /// DELETE of one row and whatever goes with it. The default deletes the row alone.
+    fn delete_one(&self, conn: &Connection, res: &Resource, id: i64) -> R<()> {
+        conn.prepare_cached(&format!("DELETE FROM {} WHERE \"id\" = ?1", res.table))?
+            .execute([id])?;
+        Ok(())
+    }
+}
+
+/// Resources without rules of their own (read-only ones, device types).
+#[derive(Debug)]
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// An organisation's `handle` is required and also its default `name`.
+#[derive(Debug)]
+pub struct OrganizationHooks;
+impl Hooks for OrganizationHooks {
+    fn before_create(&self, _: &Connection, res: &Resource, b: &mut Body, _: &str) -> R<()> {
+        require_not_null(b, "handle", res)?;
+        let handle = b.text("handle").unwrap_or_default().to_string();
+        default(b, "name", Value::Text(handle));
+        Ok(())
+    }
+}
+
+/// A user needs a username and gets an actor.
+#[derive(Debug)]
+pub struct UserHooks;
+impl Hooks for UserHooks {
+    fn before_create(&self, conn: &Connection, res: &Resource, b: &mut Body, _: &str) -> R<()> {
+        require_not_null(b, "username", res)?;
+        let actor = db::new_actor(conn, "user")?;
+        default(b, "actor", Value::Integer(actor));
+        Ok(())
+    }
+}
+
+/// Fleets: name rules, slug, defaults, and the target-release rule.
+#[derive(Debug)]
+pub struct ApplicationHooks;
+impl Hooks for ApplicationHooks {
+    fn before_create(&self, conn: &Connection, _: &Resource, b: &mut Body, _: &str) -> R<()> {
+        create_application(conn, b)
+    }
+
+    fn after_create(&self, conn: &Connection, id: i64, _: &Body, _: &str) -> R<()> {
+        check_app_target(conn, id)
+    }
+
+    /// A new `app_name` also renames the slug; the target must stay valid.
+    fn update_one(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        id: i64,
+        b: &Body,
+        mut values: Vec<(String, Value)>,
+        _: &str,
+    ) -> R<()> {
+        if let Some(name) = b.text("app_name") {
+            let handle: Option<String> = conn
+                .prepare_cached(
+                    "SELECT o.\"handle\" FROM t_organization o JOIN t_application a ON a.\"organization\" = o.\"id\" WHERE a.\"id\" = ?1",
+                )?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            if let Some(h) = handle {
+                values.push((
+                    "slug".into(),
+                    Value::Text(format!("{h}/{name}").to_lowercase()),
+                ));
+            }
+        }
+        update_row(conn, res.table, id, &values)?;
+        check_app_target(conn, id)
+    }
+
+    /// Deleting a fleet deletes its devices and releases.
+    fn delete_one(&self, conn: &Connection, _: &Resource, id: i64) -> R<()> {
+        conn.prepare_cached(
+            "UPDATE t_application SET \"should_be_running__release\" = NULL WHERE \"id\" = ?1",
+        )?
+        .execute([id])?;
+        let devices: Vec<i64> = conn
+            .prepare_cached("SELECT \"id\" FROM t_device WHERE \"belongs_to__application\" = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for d in devices {
+            delete_device(conn, d)?;
+        }
+        let releases: Vec<i64> = conn
+            .prepare_cached("SELECT \"id\" FROM t_release WHERE \"belongs_to__application\" = ?1")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for r in releases {
+            delete_release(conn, r)?;
+        }
+        conn.prepare_cached("DELETE FROM t_application WHERE \"id\" = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+}
+
+/// Releases: the computed `is_final` input, checked enumerations and semver, finalising
+/// (revision), derived version columns, the release rules, tracking latest, and the
+/// deletion guard.
+#[derive(Debug)]
+pub struct ReleaseHooks;
+impl Hooks for ReleaseHooks {
+    fn computed_input(&self, res: &Resource, b: &mut Body, name: &str, v: &Json) -> R<()> {
+        match v {
+            Json::Bool(x) => b.set_flag(name, *x),
+            Json::Null => {}
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "Invalid value for field '{name}' of resource '{}'",
+                    res.name
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn before_create(&self, conn: &Connection, _: &Resource, b: &mut Body, now: &str) -> R<()> {
+        create_release(conn, b, now)
+    }
+
+    fn after_create(&self, conn: &Connection, id: i64, b: &Body, now: &str) -> R<()> {
+        if b.flag("is_final").unwrap_or(true) {
             let rev = next_revision(conn, id)?;
             conn.prepare_cached(
                 "UPDATE t_release SET \"revision\" = ?1, \"is_finalized_at__date\" = ?2 WHERE \"id\" = ?3",
@@ -662,15 +867,176 @@ pub fn create(
         if is_trackable(conn, id)? {
             track_latest(conn, id)?;
         }
+        Ok(())
     }
-    if res.name == "device" {
-        check_device_pin(conn, id)?;
+
+    fn check_update(&self, b: &Body) -> R<()> {
+        check_in(b, "status", RELEASE_STATUSES)?;
+        check_in(b, "source", RELEASE_SOURCES)?;
+        check_in(b, "phase", RELEASE_PHASES)?;
+        if let Some(s) = b.text("semver") {
+            if parse_semver(s).is_none() {
+                return Err(ApiError::bad("Invalid semver format"));
+            }
+        }
+        Ok(())
     }
-    if res.name == "application" {
-        check_app_target(conn, id)?;
+
+    fn update_one(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        id: i64,
+        b: &Body,
+        mut values: Vec<(String, Value)>,
+        now: &str,
+    ) -> R<()> {
+        let is_final = b.flag("is_final");
+        if b.has("semver") || b.has("variant") || is_final.is_some() {
+            values.push(("update_timestamp".into(), Value::Text(now.to_string())));
+        }
+        let revision = one_i64(
+            conn,
+            "SELECT \"revision\" FROM t_release WHERE \"id\" = ?1",
+            [id],
+        )?;
+        let finalise = match is_final {
+            Some(false) if revision.is_some() => {
+                return Err(ApiError::bad(
+                    "Finalized releases cannot be converted to draft.",
+                ))
+            }
+            Some(true) => revision.is_none(),
+            _ => false,
+        };
+        if !values.iter().any(|(n, _)| n == "update_timestamp") {
+            values.push(("update_timestamp".into(), Value::Text(now.to_string())));
+        }
+        update_row(conn, res.table, id, &values)?;
+        if finalise {
+            let rev = next_revision(conn, id)?;
+            conn.prepare_cached(
+                "UPDATE t_release SET \"revision\" = ?1, \"is_finalized_at__date\" = ?2 WHERE \"id\" = ?3",
+            )?
+            .execute(rusqlite::params![rev, now, id])?;
+        }
+        refresh_versions(conn, id)?;
+        check_release_rules(conn, id)?;
+        let relevant = is_final.is_some()
+            || ["revision", "is_passing_tests", "is_invalidated", "status"]
+                .iter()
+                .any(|f| b.has(f));
+        if relevant {
+            track_latest(conn, id)?;
+        }
+        Ok(())
     }
-    Ok(id)
+
+    /// A fleet's target and a pinned release cannot be deleted.
+    fn delete_one(&self, conn: &Connection, _: &Resource, id: i64) -> R<()> {
+        let target: Option<String> = conn
+            .prepare_cached(
+                "SELECT r.\"raw_version\" FROM t_release r WHERE r.\"id\" = ?1 AND EXISTS \
+                 (SELECT 1 FROM t_application a WHERE a.\"should_be_running__release\" = r.\"id\")",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        if let Some(v) = target {
+            return Err(ApiError::bad(format!(
+                "Unable to delete release {v} because it is the fleet's target release."
+            )));
+        }
+        if one_i64(
+            conn,
+            "SELECT 1 FROM t_device WHERE \"is_pinned_on__release\" = ?1 LIMIT 1",
+            [id],
+        )?
+        .is_some()
+        {
+            return Err(ApiError::bad(DELETE_PINNED));
+        }
+        delete_release(conn, id)
+    }
 }
+
+/// Devices: uuid and defaults, the pin rule, and moving to another fleet clears the pin.
+#[derive(Debug)]
+pub struct DeviceHooks;
+impl Hooks for DeviceHooks {
+    fn before_create(&self, conn: &Connection, _: &Resource, b: &mut Body, _: &str) -> R<()> {
+        create_device(conn, b)
+    }
+
+    fn after_create(&self, conn: &Connection, id: i64, _: &Body, _: &str) -> R<()> {
+        check_device_pin(conn, id)
+    }
+
+    fn check_update(&self, b: &Body) -> R<()> {
+        if let Some(Value::Null) = b.get("device_name") {
+            return Err(ApiError::bad(
+                "Field 'device_name' of resource 'device' is required",
+            ));
+        }
+        Ok(())
+    }
+
+    fn update_one(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        id: i64,
+        b: &Body,
+        mut values: Vec<(String, Value)>,
+        _: &str,
+    ) -> R<()> {
+        if let Some(app) = b.int("belongs_to__application") {
+            let current = one_i64(
+                conn,
+                "SELECT \"belongs_to__application\" FROM t_device WHERE \"id\" = ?1",
+                [id],
+            )?;
+            if current != Some(app) && !b.has("is_pinned_on__release") {
+                values.push(("is_pinned_on__release".into(), Value::Null));
+            }
+        }
+        update_row(conn, res.table, id, &values)?;
+        check_device_pin(conn, id)
+    }
+
+    fn delete_one(&self, conn: &Connection, _: &Resource, id: i64) -> R<()> {
+        delete_device(conn, id)
+    }
+}
+
+/// Release and device tags: key and value required, the key not empty, and the parent
+/// (`release` or `device`) required.
+#[derive(Debug)]
+pub struct TagHooks {
+    pub parent: &'static str,
+}
+impl Hooks for TagHooks {
+    fn before_create(&self, _: &Connection, res: &Resource, b: &mut Body, _: &str) -> R<()> {
+        for f in ["tag_key", "value"] {
+            require_not_null(b, f, res)?;
+        }
+        if b.text("tag_key") == Some("") {
+            return Err(ApiError::bad(CHECK_CONSTRAINT));
+        }
+        require_not_null(b, self.parent, res)
+    }
+
+    fn check_update(&self, b: &Body) -> R<()> {
+        if let Some(Value::Text(t)) = b.get("tag_key") {
+            if t.is_empty() {
+                return Err(ApiError::bad(CHECK_CONSTRAINT));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Creation helpers of the hooks
 
 fn create_application(conn: &Connection, b: &mut Body) -> R<()> {
     let res = &schema::APPLICATION;
@@ -775,208 +1141,7 @@ pub fn valid_uuid(u: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// PATCH
-
-/// Applies one PATCH body to every addressed row.
-pub fn update(
-    conn: &Connection,
-    access: Access,
-    res: &'static Resource,
-    ids: &[i64],
-    body: &Json,
-    mode: WriteMode,
-) -> R<()> {
-    if !res.writable && !mode.seed {
-        return Err(ApiError::bad(format!(
-            "Resource '{}' cannot be changed through the sandbox API",
-            res.name
-        )));
-    }
-    let b = check_body(res, body, false, mode)?;
-    check_fks(conn, access, res, &b)?;
-    if res.name == "release" {
-        check_in(&b, "status", RELEASE_STATUSES)?;
-        check_in(&b, "source", RELEASE_SOURCES)?;
-        check_in(&b, "phase", RELEASE_PHASES)?;
-        if let Some(s) = b.text("semver") {
-            if parse_semver(s).is_none() {
-                return Err(ApiError::bad("Invalid semver format"));
-            }
-        }
-    }
-    if res.name == "device" {
-        if let Some(Value::Null) = b.get("device_name") {
-            return Err(ApiError::bad(
-                "Field 'device_name' of resource 'device' is required",
-            ));
-        }
-    }
-    if let Some(Value::Text(t)) = b.get("tag_key") {
-        if t.is_empty() {
-            return Err(ApiError::bad(CHECK_CONSTRAINT));
-        }
-    }
-    for r in res.fields.iter().filter(|f| f.required && f.stored()) {
-        if let Some(Value::Null) = b.get(r.name) {
-            return Err(ApiError::bad(format!(
-                "Field '{}' of resource '{}' is required",
-                r.name, res.name
-            )));
-        }
-    }
-    let now = db::now();
-    for &id in ids {
-        let mut values = b.values.clone();
-        values.push(("modified_at".into(), Value::Text(now.clone())));
-        match res.name {
-            "application" => {
-                if let Some(name) = b.text("app_name") {
-                    let handle: Option<String> = conn
-                        .prepare_cached(
-                            "SELECT o.\"handle\" FROM t_organization o JOIN t_application a ON a.\"organization\" = o.\"id\" WHERE a.\"id\" = ?1",
-                        )?
-                        .query_row([id], |r| r.get(0))
-                        .optional()?;
-                    if let Some(h) = handle {
-                        values.push((
-                            "slug".into(),
-                            Value::Text(format!("{h}/{name}").to_lowercase()),
-                        ));
-                    }
-                }
-                update_row(conn, res.table, id, &values)?;
-                check_app_target(conn, id)?;
-            }
-            "device" => {
-                if let Some(app) = b.int("belongs_to__application") {
-                    let current = one_i64(
-                        conn,
-                        "SELECT \"belongs_to__application\" FROM t_device WHERE \"id\" = ?1",
-                        [id],
-                    )?;
-                    if current != Some(app) && !b.has("is_pinned_on__release") {
-                        values.push(("is_pinned_on__release".into(), Value::Null));
-                    }
-                }
-                update_row(conn, res.table, id, &values)?;
-                check_device_pin(conn, id)?;
-            }
-            "release" => {
-                if b.has("semver") || b.has("variant") || b.is_final.is_some() {
-                    values.push(("update_timestamp".into(), Value::Text(now.clone())));
-                }
-                let revision = one_i64(
-                    conn,
-                    "SELECT \"revision\" FROM t_release WHERE \"id\" = ?1",
-                    [id],
-                )?;
-                let finalise = match b.is_final {
-                    Some(false) if revision.is_some() => {
-                        return Err(ApiError::bad(
-                            "Finalized releases cannot be converted to draft.",
-                        ))
-                    }
-                    Some(true) => revision.is_none(),
-                    _ => false,
-                };
-                if !values.iter().any(|(n, _)| n == "update_timestamp") {
-                    values.push(("update_timestamp".into(), Value::Text(now.clone())));
-                }
-                update_row(conn, res.table, id, &values)?;
-                if finalise {
-                    let rev = next_revision(conn, id)?;
-                    conn.prepare_cached(
-                        "UPDATE t_release SET \"revision\" = ?1, \"is_finalized_at__date\" = ?2 WHERE \"id\" = ?3",
-                    )?
-                    .execute(rusqlite::params![rev, now, id])?;
-                }
-                refresh_versions(conn, id)?;
-                check_release_rules(conn, id)?;
-                let relevant = b.is_final.is_some()
-                    || ["revision", "is_passing_tests", "is_invalidated", "status"]
-                        .iter()
-                        .any(|f| b.has(f));
-                if relevant {
-                    track_latest(conn, id)?;
-                }
-            }
-            _ => update_row(conn, res.table, id, &values)?,
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// DELETE
-
-pub fn delete(conn: &Connection, res: &'static Resource, ids: &[i64]) -> R<()> {
-    if !res.writable {
-        return Err(ApiError::bad(format!(
-            "Resource '{}' cannot be deleted through the sandbox API",
-            res.name
-        )));
-    }
-    for &id in ids {
-        match res.name {
-            "release" => {
-                let target: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT r.\"raw_version\" FROM t_release r WHERE r.\"id\" = ?1 AND EXISTS \
-                         (SELECT 1 FROM t_application a WHERE a.\"should_be_running__release\" = r.\"id\")",
-                    )?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?;
-                if let Some(v) = target {
-                    return Err(ApiError::bad(format!(
-                        "Unable to delete release {v} because it is the fleet's target release."
-                    )));
-                }
-                if one_i64(
-                    conn,
-                    "SELECT 1 FROM t_device WHERE \"is_pinned_on__release\" = ?1 LIMIT 1",
-                    [id],
-                )?
-                .is_some()
-                {
-                    return Err(ApiError::bad(DELETE_PINNED));
-                }
-                delete_release(conn, id)?;
-            }
-            "device" => delete_device(conn, id)?,
-            "application" => {
-                conn.prepare_cached(
-                    "UPDATE t_application SET \"should_be_running__release\" = NULL WHERE \"id\" = ?1",
-                )?
-                .execute([id])?;
-                let devices: Vec<i64> = conn
-                    .prepare_cached(
-                        "SELECT \"id\" FROM t_device WHERE \"belongs_to__application\" = ?1",
-                    )?
-                    .query_map([id], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                for d in devices {
-                    delete_device(conn, d)?;
-                }
-                let releases: Vec<i64> = conn
-                    .prepare_cached(
-                        "SELECT \"id\" FROM t_release WHERE \"belongs_to__application\" = ?1",
-                    )?
-                    .query_map([id], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                for r in releases {
-                    delete_release(conn, r)?;
-                }
-                conn.prepare_cached("DELETE FROM t_application WHERE \"id\" = ?1")?
-                    .execute([id])?;
-            }
-            _ => {
-                conn.prepare_cached(&format!("DELETE FROM {} WHERE \"id\" = ?1", res.table))?
-                    .execute([id])?;
-            }
-        }
-    }
-    Ok(())
-}
+// Deletion helpers of the hooks
 
 fn delete_release(conn: &Connection, id: i64) -> R<()> {
     conn.prepare_cached("DELETE FROM t_release_tag WHERE \"release\" = ?1")?

@@ -1,9 +1,15 @@
 //! The v7 data model, as data: resources, their fields in default output order, navigation
-//! properties and tenancy rules.
+//! properties, tenancy rules, and the write rules (hooks, implemented in `crate::rules`) of
+//! each resource.
 //!
 //! Every field and navigation is an SQL template. `{t}` stands for the alias of the row the
 //! field belongs to; in navigation links `{p}` is the parent row and `{c}` the child row.
 //! Templates only ever contain identifiers chosen here, never request data.
+
+use crate::rules::{
+    ApplicationHooks, DeviceHooks, Hooks, NoHooks, OrganizationHooks, ReleaseHooks, TagHooks,
+    UserHooks,
+};
 
 /// The JSON type of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +98,11 @@ pub struct Resource {
     pub writable: bool,
     /// Alternate keys usable as `resource(key='value')`.
     pub alternate_keys: &'static [&'static str],
+    /// Stored columns the API never shows nor accepts; only fixtures write them.
+    pub hidden_columns: &'static [(&'static str, Ty)],
+    /// The server's rules for writes of this resource: validation, defaults, and what a
+    /// create, change or delete implies for other rows.
+    pub hooks: &'static dyn Hooks,
 }
 
 /// The navigation a name resolves to: where it leads and how parent and child are linked.
@@ -211,6 +222,8 @@ pub static ORGANIZATION: Resource = Resource {
     guest: Guest::Empty,
     writable: false,
     alternate_keys: &["handle"],
+    hidden_columns: &[],
+    hooks: &OrganizationHooks,
 };
 
 pub static USER: Resource = Resource {
@@ -232,6 +245,8 @@ pub static USER: Resource = Resource {
     guest: Guest::Unauthorized,
     writable: false,
     alternate_keys: &["username"],
+    hidden_columns: &[("email", Ty::Text)],
+    hooks: &UserHooks,
 };
 
 pub static DEVICE_TYPE: Resource = Resource {
@@ -250,6 +265,8 @@ pub static DEVICE_TYPE: Resource = Resource {
     guest: Guest::Public,
     writable: false,
     alternate_keys: &["slug"],
+    hidden_columns: &[],
+    hooks: &NoHooks,
 };
 
 pub static APPLICATION_TYPE: Resource = Resource {
@@ -261,6 +278,8 @@ pub static APPLICATION_TYPE: Resource = Resource {
     guest: Guest::Public,
     writable: false,
     alternate_keys: &["slug"],
+    hidden_columns: &[],
+    hooks: &NoHooks,
 };
 
 pub static APPLICATION: Resource = Resource {
@@ -308,6 +327,8 @@ pub static APPLICATION: Resource = Resource {
     guest: Guest::Empty,
     writable: true,
     alternate_keys: &["slug", "uuid"],
+    hidden_columns: &[],
+    hooks: &ApplicationHooks,
 };
 
 macro_rules! in_user_fleets {
@@ -399,6 +420,8 @@ pub static RELEASE: Resource = Resource {
     guest: Guest::Empty,
     writable: true,
     alternate_keys: &[],
+    hidden_columns: &[],
+    hooks: &ReleaseHooks,
 };
 
 pub static DEVICE: Resource = Resource {
@@ -478,6 +501,8 @@ pub static DEVICE: Resource = Resource {
     guest: Guest::Unauthorized,
     writable: true,
     alternate_keys: &["uuid"],
+    hidden_columns: &[],
+    hooks: &DeviceHooks,
 };
 
 pub static RELEASE_TAG: Resource = Resource {
@@ -506,6 +531,8 @@ pub static RELEASE_TAG: Resource = Resource {
     guest: Guest::Empty,
     writable: true,
     alternate_keys: &[],
+    hidden_columns: &[],
+    hooks: &TagHooks { parent: "release" },
 };
 
 pub static DEVICE_TAG: Resource = Resource {
@@ -534,6 +561,8 @@ pub static DEVICE_TAG: Resource = Resource {
     guest: Guest::Unauthorized,
     writable: true,
     alternate_keys: &[],
+    hidden_columns: &[],
+    hooks: &TagHooks { parent: "device" },
 };
 
 pub static RESOURCES: &[&Resource] = &[

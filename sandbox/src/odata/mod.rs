@@ -7,14 +7,17 @@
 //! Contract for the rest of the sandbox:
 //! - [`parse_resource_path`] takes the path after `/v7/` (still percent-encoded), e.g.
 //!   `device`, `device(12)`, `device(uuid='abc')`, `release/$count`.
+//!   [`parse_resource_path_with_query`] also resolves parameter aliases in the key
+//!   (`device(uuid=@u)`) from the query string.
 //! - [`parse_query`] takes the raw query string (without `?`, still percent-encoded) and
 //!   returns every `$`-option it understands. Unknown `$`-options are a [`ParseError`];
 //!   parameters without `$` are ignored, as pinejs ignores them.
-//! - Both never panic, whatever the input.
+//! - [`parse_filter`] takes a bare, already decoded `$filter` expression.
+//! - None of them panics, whatever the input.
 
 mod parse;
 
-pub use parse::{parse_filter, parse_query, parse_resource_path};
+pub use parse::{parse_filter, parse_query, parse_resource_path, parse_resource_path_with_query};
 
 /// The resource addressed by a request path.
 #[derive(Debug, Clone, PartialEq)]
