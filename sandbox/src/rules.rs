@@ -496,34 +496,36 @@ fn refresh_versions(conn: &Connection, release: i64) -> R<()> {
 // ---------------------------------------------------------------------------------------
 // Rules
 
-/// A fleet's target must be a successful release of that fleet.
-fn check_app_target(conn: &Connection, app: i64) -> R<()> {
-    let ok = one_i64(
-        conn,
-        "SELECT CASE WHEN a.\"should_be_running__release\" IS NULL THEN 1 \
-         WHEN r.\"status\" = 'success' AND r.\"belongs_to__application\" = a.\"id\" THEN 1 ELSE 0 END \
-         FROM t_application a LEFT JOIN t_release r ON r.\"id\" = a.\"should_be_running__release\" WHERE a.\"id\" = ?1",
-        [app],
-    )?;
-    if ok == Some(0) {
-        return Err(ApiError::bad(RULE_APP_TARGET));
+/// Fails with `rule` when `sql` (one row, one column, `?1` = `id`) answers 0.
+fn require(conn: &Connection, sql: &str, id: i64, rule: &str) -> R<()> {
+    if one_i64(conn, sql, [id])? == Some(0) {
+        return Err(ApiError::bad(rule));
     }
     Ok(())
 }
 
+/// A fleet's target must be a successful release of that fleet.
+fn check_app_target(conn: &Connection, app: i64) -> R<()> {
+    require(
+        conn,
+        "SELECT CASE WHEN a.\"should_be_running__release\" IS NULL THEN 1 \
+         WHEN r.\"status\" = 'success' AND r.\"belongs_to__application\" = a.\"id\" THEN 1 ELSE 0 END \
+         FROM t_application a LEFT JOIN t_release r ON r.\"id\" = a.\"should_be_running__release\" WHERE a.\"id\" = ?1",
+        app,
+        RULE_APP_TARGET,
+    )
+}
+
 /// A device pin must be a successful release of the device's fleet.
 fn check_device_pin(conn: &Connection, device: i64) -> R<()> {
-    let ok = one_i64(
+    require(
         conn,
         "SELECT CASE WHEN d.\"is_pinned_on__release\" IS NULL THEN 1 \
          WHEN r.\"status\" = 'success' AND r.\"belongs_to__application\" = d.\"belongs_to__application\" THEN 1 ELSE 0 END \
          FROM t_device d LEFT JOIN t_release r ON r.\"id\" = d.\"is_pinned_on__release\" WHERE d.\"id\" = ?1",
-        [device],
-    )?;
-    if ok == Some(0) {
-        return Err(ApiError::bad(RULE_DEVICE_PIN));
-    }
-    Ok(())
+        device,
+        RULE_DEVICE_PIN,
+    )
 }
 
 /// The rules a release change can break: fleets targeting it, devices pinned to it, and one

@@ -505,65 +505,61 @@ pub static DEVICE: Resource = Resource {
     hooks: &DeviceHooks,
 };
 
-pub static RELEASE_TAG: Resource = Resource {
-    name: "release_tag",
-    table: "t_release_tag",
-    fields: &[
-        f("created_at", Ty::Date),
-        f("modified_at", Ty::Date),
-        f("id", Ty::Int),
-        fk("release", "release", Write::Create, true),
-        Field {
-            required: true,
-            ..w("tag_key", Ty::Text)
-        },
-        Field {
-            required: true,
-            ..w("value", Ty::Text)
-        },
-    ],
-    navs: &[],
-    visibility: concat!(
-        "{t}.\"release\" IN (SELECT _r.\"id\" FROM t_release _r WHERE _r.\"belongs_to__application\" IN (SELECT _f.\"id\" FROM t_application _f WHERE _f.\"organization\" IN (",
-        user_orgs!(),
-        ")))"
-    ),
-    guest: Guest::Empty,
-    writable: true,
-    alternate_keys: &[],
-    hidden_columns: &[],
-    hooks: &TagHooks { parent: "release" },
-};
+/// A tag resource (`release_tag`, `device_tag`): a key and a value on a parent row, seen by
+/// whoever sees the parent's fleet.
+macro_rules! tag_resource {
+    ($name:literal, $table:literal, $parent:literal, $parent_table:literal, $guest:expr) => {
+        Resource {
+            name: $name,
+            table: $table,
+            fields: &[
+                f("created_at", Ty::Date),
+                f("modified_at", Ty::Date),
+                f("id", Ty::Int),
+                fk($parent, $parent, Write::Create, true),
+                Field {
+                    required: true,
+                    ..w("tag_key", Ty::Text)
+                },
+                Field {
+                    required: true,
+                    ..w("value", Ty::Text)
+                },
+            ],
+            navs: &[],
+            visibility: concat!(
+                "{t}.\"",
+                $parent,
+                "\" IN (SELECT _p.\"id\" FROM ",
+                $parent_table,
+                " _p WHERE _p.\"belongs_to__application\" IN (SELECT _f.\"id\" FROM t_application _f WHERE _f.\"organization\" IN (",
+                user_orgs!(),
+                ")))"
+            ),
+            guest: $guest,
+            writable: true,
+            alternate_keys: &[],
+            hidden_columns: &[],
+            hooks: &TagHooks { parent: $parent },
+        }
+    };
+}
 
-pub static DEVICE_TAG: Resource = Resource {
-    name: "device_tag",
-    table: "t_device_tag",
-    fields: &[
-        f("created_at", Ty::Date),
-        f("modified_at", Ty::Date),
-        f("id", Ty::Int),
-        fk("device", "device", Write::Create, true),
-        Field {
-            required: true,
-            ..w("tag_key", Ty::Text)
-        },
-        Field {
-            required: true,
-            ..w("value", Ty::Text)
-        },
-    ],
-    navs: &[],
-    visibility: concat!(
-        "{t}.\"device\" IN (SELECT _d.\"id\" FROM t_device _d WHERE _d.\"belongs_to__application\" IN (SELECT _f.\"id\" FROM t_application _f WHERE _f.\"organization\" IN (",
-        user_orgs!(),
-        ")))"
-    ),
-    guest: Guest::Unauthorized,
-    writable: true,
-    alternate_keys: &[],
-    hidden_columns: &[],
-    hooks: &TagHooks { parent: "device" },
-};
+pub static RELEASE_TAG: Resource = tag_resource!(
+    "release_tag",
+    "t_release_tag",
+    "release",
+    "t_release",
+    Guest::Empty
+);
+
+pub static DEVICE_TAG: Resource = tag_resource!(
+    "device_tag",
+    "t_device_tag",
+    "device",
+    "t_device",
+    Guest::Unauthorized
+);
 
 pub static RESOURCES: &[&Resource] = &[
     &ORGANIZATION,
