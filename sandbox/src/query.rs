@@ -48,6 +48,18 @@ fn unknown_nav(res: &Resource, name: &str) -> QueryError {
     ))
 }
 
+/// The navigation property `name` of `res`, or why there is none.
+fn nav_of(res: &Resource, name: &str) -> Result<crate::schema::NavInfo, QueryError> {
+    match res.nav(name) {
+        Some(n) => Ok(n),
+        None if res.field(name).is_some() => bad(format!(
+            "'{name}' of resource '{}' is not a navigation property",
+            res.name
+        )),
+        None => Err(unknown_nav(res, name)),
+    }
+}
+
 struct Scope {
     var: String,
     res: &'static Resource,
@@ -154,18 +166,7 @@ impl Builder {
             }
             return Err(unknown_field(res, name));
         }
-        let nav = match res.nav(name) {
-            Some(n) => n,
-            None => {
-                if res.field(name).is_some() {
-                    return bad(format!(
-                        "'{name}' of resource '{}' is not a navigation property",
-                        res.name
-                    ));
-                }
-                return Err(unknown_nav(res, name));
-            }
-        };
+        let nav = nav_of(res, name)?;
         if !nav.to_one {
             return bad(format!(
                 "'{name}' of resource '{}' is a collection: use any() or all()",
@@ -376,18 +377,7 @@ impl Builder {
         body: &Expr,
     ) -> Result<String, QueryError> {
         let name = segs[0].as_str();
-        let nav = match res.nav(name) {
-            Some(n) => n,
-            None => {
-                if res.field(name).is_some() {
-                    return bad(format!(
-                        "'{name}' of resource '{}' is not a navigation property",
-                        res.name
-                    ));
-                }
-                return Err(unknown_nav(res, name));
-            }
-        };
+        let nav = nav_of(res, name)?;
         let a = self.alias();
         let link = nav.link.replace("{p}", alias).replace("{c}", &a);
         let mut cond = vec![link];
