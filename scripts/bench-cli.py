@@ -4,7 +4,11 @@
 Measures, for each command: median and p90 wall time over N runs, peak RSS (max over the runs,
 from GNU time's %M) and HTTP round trips per run (counted from the sandbox's --log file).
 
-Usage: scripts/bench-cli.py [--runs N] [--releases M]
+Usage: scripts/bench-cli.py [--runs N] [--releases M] [--baseline PATH]
+
+With --baseline, each `balena` run is interleaved with the same run of another `balena`
+binary (e.g. a release build of an earlier commit), and the table gets its median and the
+ratio ours/baseline: a side-by-side comparison in one run, robust to a noisy machine.
 
 Builds both binaries in release mode, starts `balena-sandbox --devices 100 --releases 1000`
 (a fleet of 1,000 releases) on 127.0.0.1 with a temporary database, prints a Markdown table for
@@ -39,6 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--releases", type=int, default=1000)
+    ap.add_argument("--baseline", help="another balena binary to run side by side")
     args = ap.parse_args()
 
     build("--workspace", "--bins")
@@ -53,30 +58,46 @@ def main():
         env = cli_env(sb)
         slug = fleet["slug"]
         cases = [
-            ("`/bin/true` (the floor: process start-up under the harness)", lambda i: ["/bin/true"]),
-            ("`balena --version`", lambda i: [balena, "--version"]),
+            ("`/bin/true` (the floor: process start-up under the harness)", None),
+            ("`balena --version`", lambda i: ["--version"]),
             (f"`balena fleet pin <fleet> <commit>` (alternating 2 commits, {n_rel} releases)",
-             lambda i: [balena, "fleet", "pin", slug, commits[i % 2]]),
-            (f"`balena release list <fleet>` ({n_rel} releases)", lambda i: [balena, "release", "list", slug]),
+             lambda i: ["fleet", "pin", slug, commits[i % 2]]),
+            (f"`balena release list <fleet>` ({n_rel} releases)", lambda i: ["release", "list", slug]),
             (f"`balena release list <fleet> --json` ({n_rel} releases)",
-             lambda i: [balena, "release", "list", slug, "--json"]),
-            ("`balena fleet track-latest <fleet>`", lambda i: [balena, "fleet", "track-latest", slug]),
+             lambda i: ["release", "list", slug, "--json"]),
+            ("`balena fleet track-latest <fleet>`", lambda i: ["fleet", "track-latest", slug]),
         ]
         print(f"{args.runs} runs each; sandbox fleet `{slug}`.\n")
-        print("| command | median ms | p90 ms | peak RSS MiB | requests per run |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        head = "| command | median ms | p90 ms | peak RSS MiB | requests per run |"
+        rule = "| --- | ---: | ---: | ---: | ---: |"
+        if args.baseline:
+            head += " baseline median ms | baseline peak RSS MiB | ours / baseline |"
+            rule += " ---: | ---: | ---: |"
+        print(head)
+        print(rule)
         for name, argv in cases:
-            walls, rss = [], []
-            before = sb.log_count()
+            walls, rss, bwalls, brss = [], [], [], []
+            reqs = 0
             for i in range(args.runs):
-                w, r = run_measured(argv(i), env, tmp)
+                ours = ["/bin/true"] if argv is None else [balena, *argv(i)]
+                before = sb.log_count()
+                w, r = run_measured(ours, env, tmp)
+                reqs += sb.log_count() - before
                 walls.append(w)
                 rss.append(r)
-            time.sleep(0.05)
-            reqs = (sb.log_count() - before) / args.runs
+                if args.baseline:
+                    base = ["/bin/true"] if argv is None else [args.baseline, *argv(i)]
+                    w, r = run_measured(base, env, tmp)
+                    bwalls.append(w)
+                    brss.append(r)
             walls.sort()
             p90 = walls[int(0.9 * (len(walls) - 1))]
-            print(f"| {name} | {statistics.median(walls):.2f} | {p90:.2f} | {max(rss):.1f} | {reqs:.1f} |")
+            med = statistics.median(walls)
+            row = f"| {name} | {med:.2f} | {p90:.2f} | {max(rss):.1f} | {reqs / args.runs:.1f} |"
+            if args.baseline:
+                bmed = statistics.median(bwalls)
+                row += f" {bmed:.2f} | {max(brss):.1f} | {med / bmed:.2f} |"
+            print(row)
 
 
 if __name__ == "__main__":

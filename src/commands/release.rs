@@ -37,7 +37,7 @@ pub async fn list(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     if json {
         merge_raw_versions(ctx, &app, &mut releases).await?;
     }
-    view::release::list(ctx.printer, &releases);
+    view::release::list(ctx.printer, releases);
     Ok(())
 }
 

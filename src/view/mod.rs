@@ -78,6 +78,20 @@ impl Printer {
         write_ignoring_epipe(&mut **self.out.borrow_mut(), s.as_bytes());
     }
 
+    /// Lines to stdout through one buffer: `write` is handed a sink for each line.
+    pub fn out_lines(&self, write: impl FnOnce(&mut dyn FnMut(&str))) {
+        let mut out = self.out.borrow_mut();
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut **out);
+        let mut failed = false;
+        write(&mut |line: &str| {
+            if !failed && w.write_all(line.as_bytes()).is_err() {
+                // A closed pipe: drop the rest, as `out` does.
+                failed = true;
+            }
+        });
+        let _ = w.flush();
+    }
+
     /// Writes `s` to stderr as is.
     pub fn err(&self, s: &str) {
         write_ignoring_epipe(&mut **self.err.borrow_mut(), s.as_bytes());

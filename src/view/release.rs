@@ -16,26 +16,24 @@ pub const LIST_FIELDS: &[&str] = &[
 
 /// `balena release list <fleet>`: the releases as the server sent them, newest first; with
 /// `--json`, on one line like the official CLI.
-pub fn list(p: &Printer, releases: &[Value]) {
+pub fn list(p: &Printer, releases: Vec<Value>) {
     if p.json {
-        p.json_compact(releases);
+        p.json_compact(&releases);
         return;
     }
-    let rows: Vec<Vec<String>> = releases
-        .iter()
-        .map(|r| LIST_FIELDS.iter().map(|k| table::cell(r.get(*k))).collect())
-        .collect();
-    p.out(&table::horizontal(
-        &[
-            "ID",
-            "COMMIT",
-            "CREATED AT",
-            "STATUS",
-            "VERSION",
-            "IS FINAL",
-        ],
-        &rows,
-    ));
+    let mut t = table::Horizontal::new(&[
+        "ID",
+        "COMMIT",
+        "CREATED AT",
+        "STATUS",
+        "VERSION",
+        "IS FINAL",
+    ]);
+    // Each row is dropped once it is a table row.
+    for r in releases {
+        t.row(LIST_FIELDS.iter().map(|k| table::cell(r.get(*k))));
+    }
+    p.out_lines(|out| t.write_to(out));
 }
 
 /// Where a release is used: a count and the first items (rows of fleets or devices).

@@ -84,24 +84,52 @@ fn render(t: &Table) -> String {
     out
 }
 
-fn horizontal_table(headers: &[&str], rows: &[Vec<String>]) -> Table {
-    let mut t = table();
-    t.set_header(headers.iter().copied());
-    for r in rows {
-        t.add_row(r.iter().map(String::as_str));
+/// A horizontal table built row by row, so the caller can drop each row's source as it goes.
+pub struct Horizontal {
+    table: Table,
+    rows: usize,
+}
+
+impl Horizontal {
+    pub fn new(headers: &[&str]) -> Horizontal {
+        let mut table = table();
+        table.set_header(headers.iter().copied());
+        Horizontal { table, rows: 0 }
     }
-    set_padding(&mut t);
-    t
+
+    pub fn row<T: Into<comfy_table::Cell>>(&mut self, cells: impl IntoIterator<Item = T>) {
+        self.table.add_row(cells);
+        self.rows += 1;
+    }
+
+    /// Each line, right-trimmed and ended by `\n`, to `out`.
+    pub fn write_to(mut self, mut out: impl FnMut(&str)) {
+        if self.table.column_count() == 0 {
+            for _ in 0..=self.rows {
+                out("\n");
+            }
+            return;
+        }
+        set_padding(&mut self.table);
+        for line in self.table.lines() {
+            let mut l = line;
+            l.truncate(l.trim_end().len());
+            l.push('\n');
+            out(&l);
+        }
+    }
 }
 
 /// A horizontal table: header row, then one row per item, columns separated by one space,
 /// padded to the column width, every line right-trimmed.
 pub fn horizontal(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut t = horizontal_table(headers, rows);
-    if t.column_count() == 0 {
-        return "\n".repeat(1 + rows.len());
+    let mut t = Horizontal::new(headers);
+    for r in rows {
+        t.row(r.iter().map(String::as_str));
     }
-    render(&t)
+    let mut out = String::new();
+    t.write_to(|l| out.push_str(l));
+    out
 }
 
 fn vertical_table(rows: &[(&str, Option<String>)]) -> Table {
