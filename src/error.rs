@@ -99,18 +99,20 @@ pub enum Error {
         /// The fleet searched, if any (for the hint).
         fleet: Option<String>,
     },
-    #[error("Release is ambiguous: {arg}")]
+    #[error("Release is ambiguous: There are multiple releases matching the release hash '{arg}'")]
     ReleaseAmbiguous {
         arg: String,
         candidates: Vec<String>,
     },
-    #[error("Release {arg} has status {status}; only successful releases can be pinned")]
+    /// The release exists in the fleet but is not successful (the official CLI: not found).
+    #[error("Release not found: {arg}")]
     ReleaseNotPinnable {
         arg: String,
         status: String,
         fleet: String,
     },
-    #[error("Release {arg} belongs to fleet {other}, not to {fleet}")]
+    /// The release belongs to another fleet (the official CLI: not found).
+    #[error("Release not found: {arg}")]
     ForeignRelease {
         arg: String,
         other: String,
@@ -188,6 +190,22 @@ impl Error {
         .filter(|(_, l)| !l.is_empty())
     }
 
+    /// The identifier the error is about, as the official CLI adds it to its JSON error:
+    /// `("application" | "device" | "release", argument)`.
+    pub fn entity(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Error::FleetNotFound(a) | Error::FleetAmbiguous { arg: a, .. } => {
+                Some(("application", a))
+            }
+            Error::DeviceNotFound(a) | Error::DeviceAmbiguous { arg: a, .. } => Some(("device", a)),
+            Error::ReleaseNotFound { arg: a, .. }
+            | Error::ReleaseAmbiguous { arg: a, .. }
+            | Error::ReleaseNotPinnable { arg: a, .. }
+            | Error::ForeignRelease { arg: a, .. } => Some(("release", a)),
+            _ => None,
+        }
+    }
+
     /// The error's name, the official CLI's where it has the case.
     pub fn name(&self) -> &'static str {
         match self {
@@ -209,8 +227,9 @@ impl Error {
                 "BalenaReleaseNotFound"
             }
             Error::ReleaseAmbiguous { .. } => "BalenaAmbiguousRelease",
-            Error::ReleaseNotPinnable { .. } => "BalenaReleaseNotPinnable",
-            Error::ForeignRelease { .. } => "BalenaForeignRelease",
+            Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. } => {
+                "BalenaReleaseNotFound"
+            }
             Error::TokenRejected => "BalenaTokenAuthenticationFailed",
             Error::Usage { .. } => "BalenaInvalidParameterError",
             Error::WaitTimeout { .. } => "BalenaWaitTimeout",
@@ -287,11 +306,13 @@ impl Error {
             Error::ReleaseAmbiguous { .. } => {
                 "Name the release by its full commit or its id.".into()
             }
-            Error::ReleaseNotPinnable { fleet, .. } => {
-                format!("Pick a release with status success: `balena release list {fleet}`.")
-            }
-            Error::ForeignRelease { fleet, .. } => format!(
-                "Only releases of {fleet} can be pinned there: `balena release list {fleet}`."
+            Error::ReleaseNotPinnable { status, fleet, .. } => format!(
+                "The release has status {status}; only successful releases can be pinned. \
+                 Pick one with status success: `balena release list {fleet}`."
+            ),
+            Error::ForeignRelease { other, fleet, .. } => format!(
+                "It is a release of {other}; only releases of {fleet} can be pinned there: \
+                 `balena release list {fleet}`."
             ),
             Error::TokenRejected => "Check the token (a session token or an API key from the \
                                      dashboard's preferences); nothing was saved."

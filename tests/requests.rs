@@ -151,7 +151,7 @@ fn fleet_pin_failed_release_is_refused_without_patch() {
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(
-            "error: Release ccc has status failed; only successful releases can be pinned\nhint: "
+            "BalenaReleaseNotFound: Release not found: ccc\nhint: The release has status failed; only successful releases can be pinned."
         ),
         "{}",
         out.stderr
@@ -185,7 +185,7 @@ fn fleet_pin_ambiguous_release_lists_candidates() {
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
         out.stderr
-            .starts_with("error: Release is ambiguous: 5002\ncandidates:\n"),
+            .starts_with("BalenaAmbiguousRelease: Release is ambiguous: There are multiple releases matching the release hash '5002'\ncandidates:\n"),
         "{}",
         out.stderr
     );
@@ -210,14 +210,17 @@ fn fleet_pin_foreign_release_names_the_other_fleet() {
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["--json", "fleet", "pin", "myorg/myfleet", "b9"]);
     assert_eq!(out.code, 6, "{}", out.stderr);
-    assert_eq!(out.stdout, "");
-    let v: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
-    assert_eq!(v["error"]["name"], "BalenaForeignRelease");
+    // The official name, message and place (stdout); the other fleet is named in the hint.
+    assert_eq!(out.stderr, "");
+    let v = out.err_json();
+    assert_eq!(v["error"]["name"], "BalenaReleaseNotFound");
+    assert_eq!(v["error"]["release"], "b9");
     assert_eq!(v["error"]["exitCode"], 6);
-    assert_eq!(
-        v["error"]["message"],
-        "Release b9 belongs to fleet myorg/other, not to myorg/myfleet"
-    );
+    assert_eq!(v["error"]["message"], "Release not found: b9");
+    assert!(v["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .starts_with("It is a release of myorg/other;"));
     assert_eq!(
         api.lines(),
         vec![format!("GET {get}"), format!("GET {foreign}")]
@@ -236,7 +239,7 @@ fn fleet_pin_unknown_release_is_not_found() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(
         out.stderr,
-        "error: Release not found: dead\nhint: Run `balena release list myorg/myfleet` to see the releases of the fleet.\n"
+        "BalenaReleaseNotFound: Release not found: dead\nhint: Run `balena release list myorg/myfleet` to see the releases of the fleet.\n\n"
     );
 }
 
@@ -259,7 +262,7 @@ fn server_rule_violation_is_exit_6() {
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", C2]);
     assert_eq!(out.code, 6, "{}", out.stderr);
-    assert!(out.stderr.starts_with("error: Request error: It is necessary that each release that should be running on an application, has a status that is equal to \"success\" and belongs to the application.\nhint: "), "{}", out.stderr);
+    assert!(out.stderr.starts_with("BalenaRequestError: Request error: It is necessary that each release that should be running on an application, has a status that is equal to \"success\" and belongs to the application.\nhint: "), "{}", out.stderr);
     assert_eq!(api.lines().len(), 2, "a 400 is not retried");
 }
 
@@ -304,7 +307,7 @@ fn ambiguous_fleet_lists_candidates() {
     assert_eq!(out.code, 5);
     assert_eq!(
         out.stderr,
-        "error: Application is ambiguous: MyFleet\ncandidates:\n  a/myfleet (id 1)\n  b/myfleet (id 2)\nhint: Name the fleet by its slug (org/name) or numeric id.\n"
+        "BalenaAmbiguousApplication: Application is ambiguous: MyFleet\ncandidates:\n  a/myfleet (id 1)\n  b/myfleet (id 2)\nhint: Name the fleet by its slug (org/name) or numeric id.\n\n"
     );
 }
 
@@ -324,7 +327,7 @@ fn fleet_not_found_confirms_the_session_first() {
     assert_eq!(out.code, 4);
     assert!(
         out.stderr
-            .starts_with("error: Application not found: nope/nope\nhint: "),
+            .starts_with("BalenaApplicationNotFound: Application not found: nope/nope\nhint: "),
         "{}",
         out.stderr
     );
@@ -371,11 +374,14 @@ fn no_credentials_means_zero_requests() {
             "Login required: use the \u{201c}balena login\u{201d} command to log in.\n\n"
         );
     }
+    // With --json too, as the official CLI prints it: the sentence on stderr.
     let out = env.run(&["--json", "whoami"]);
-    let v: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
-    assert_eq!(v["error"]["name"], "NotLoggedInError");
-    assert_eq!(v["error"]["exitCode"], 3);
-    assert!(v["error"]["hint"].is_string());
+    assert_eq!(out.code, 3);
+    assert_eq!(
+        out.stderr,
+        "Login required: use the \u{201c}balena login\u{201d} command to log in.\n\n"
+    );
+    assert_eq!(out.stdout, "");
     assert!(api.lines().is_empty(), "{:?}", api.lines());
 }
 
@@ -606,7 +612,7 @@ fn ambiguous_device_prefix_lists_candidates() {
     assert_eq!(out.code, 5);
     assert_eq!(
         out.stderr,
-        "error: Device is ambiguous: abc\ncandidates:\n  abc1 one (o/f)\n  abc2 two (o/f)\nhint: Give more characters of the uuid.\n"
+        "BalenaAmbiguousDevice: Device is ambiguous: abc\ncandidates:\n  abc1 one (o/f)\n  abc2 two (o/f)\nhint: Give more characters of the uuid.\n\n"
     );
 }
 
@@ -691,7 +697,7 @@ fn server_errors_are_retried_then_exit_7() {
     assert_eq!(out.code, 7, "{}", out.stderr);
     assert!(
         out.stderr
-            .starts_with("error: Request error: The request was unsuccessful\n"),
+            .starts_with("BalenaRequestError: Request error: The request was unsuccessful\n"),
         "{}",
         out.stderr
     );
@@ -707,7 +713,7 @@ fn a_500_is_not_retried_and_is_exit_7() {
     assert_eq!(out.code, 7);
     assert!(out
         .stderr
-        .starts_with("error: Request error: Internal Server Error\n"));
+        .starts_with("BalenaRequestError: Request error: Internal Server Error\n"));
     assert_eq!(api.lines().len(), 1);
 }
 
@@ -755,8 +761,9 @@ fn garbage_body_is_a_clear_error() {
     let out = env.run(&["release", "list", "myorg/myfleet"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr
-            .starts_with("error: invalid response from the API (GET /v7/application?"),
+        out.stderr.starts_with(
+            "BalenaInvalidResponse: invalid response from the API (GET /v7/application?"
+        ),
         "{}",
         out.stderr
     );
@@ -774,7 +781,7 @@ fn plain_http_to_a_remote_host_is_refused_before_sending() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.starts_with(
-            "error: refusing to send the balena token over plain http to example.invalid\n"
+            "BalenaInsecureUrl: refusing to send the balena token over plain http to example.invalid\n"
         ),
         "{}",
         out.stderr
@@ -851,7 +858,7 @@ fn login_with_a_bad_token_leaves_the_file_untouched() {
     assert_eq!(out.code, 3);
     assert!(
         out.stderr
-            .starts_with("error: Token authentication failed\nhint: "),
+            .starts_with("BalenaTokenAuthenticationFailed: Token authentication failed\nhint: "),
         "{}",
         out.stderr
     );

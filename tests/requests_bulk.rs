@@ -271,7 +271,7 @@ fn bulk_release_failing_in_one_fleet_leaves_its_devices_alone() {
     assert_eq!(out.code, 9, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
-            "error: device {U2}: Release bbbbbbb belongs to fleet myorg/myfleet, not to myorg/other"
+            "error: device {U2}: Release not found: bbbbbbb\n  It is a release of myorg/myfleet; only releases of myorg/other can be pinned there"
         )),
         "{}",
         out.stderr
@@ -655,7 +655,7 @@ fn rollback_without_earlier_release_changes_nothing() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(
-            "error: no earlier pinnable release than aaaaaaa (0.0.1) in fleet myorg/myfleet\nhint: "
+            "BalenaNoEarlierRelease: no earlier pinnable release than aaaaaaa (0.0.1) in fleet myorg/myfleet\nhint: "
         ),
         "{}",
         out.stderr

@@ -5,13 +5,15 @@ use serde_json::{Map, Value};
 use super::Printer;
 use crate::error::Error;
 
-/// The human form: `error: <message>`, the items it lists, then `hint: …`.
+/// The human form, on stderr: the official first line `<Name>: <message>` (or the
+/// official "Login required" sentence), then the items it lists, then `hint: …`, then a
+/// blank line.
 pub fn human(e: &Error) -> String {
     if e.is_login_required() {
         // Byte-compatible with the official CLI.
         return format!("{e}\n\n");
     }
-    let mut s = format!("error: {e}\n");
+    let mut s = format!("{}: {e}\n", e.name());
     if let Some((key, items)) = e.list() {
         s.push_str(match key {
             "behind" => "still behind:\n",
@@ -24,15 +26,31 @@ pub fn human(e: &Error) -> String {
     if let Some(h) = e.hint() {
         s.push_str(&format!("hint: {h}\n"));
     }
+    s.push('\n');
     s
 }
 
-/// `{"error":{"name":…,"message":…,"exitCode":…,"hint":…,"candidates":[…]}}` on one line
-/// (`"behind":[…]` instead of `"candidates"` for a wait timeout).
+/// The `--json` form, on stdout: the official object `{"error":{"message","name",<entity>}}`
+/// (`application`, `device` or `release`), then ours: `statusCode` of an HTTP error,
+/// `exitCode`, `hint`, and `candidates` (or `behind` for a wait timeout). Pretty, like the
+/// official.
 pub fn json(e: &Error) -> String {
+    let mut text = serde_json::to_string_pretty(&json_value(e)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The object of [`json`].
+fn json_value(e: &Error) -> Value {
     let mut o = Map::new();
-    o.insert("name".into(), e.name().into());
     o.insert("message".into(), e.to_string().into());
+    o.insert("name".into(), e.name().into());
+    if let Some((key, arg)) = e.entity() {
+        o.insert(key.into(), arg.into());
+    }
+    if let Error::Api(balena_api::ApiError::Http { status, .. }) = e {
+        o.insert("statusCode".into(), (*status).into());
+    }
     o.insert("exitCode".into(), e.exit_code().code().into());
     if let Some(h) = e.hint() {
         o.insert("hint".into(), h.into());
@@ -42,7 +60,7 @@ pub fn json(e: &Error) -> String {
     }
     let mut top = Map::new();
     top.insert("error".into(), Value::Object(o));
-    format!("{}\n", Value::Object(top))
+    Value::Object(top)
 }
 
 /// `{"name":…,"message":…}`: an error inside a per-item result.
@@ -50,12 +68,18 @@ pub fn item_json(e: &Error) -> Value {
     serde_json::json!({"name": e.name(), "message": e.to_string()})
 }
 
-/// Prints an error on stderr, as one JSON object with `--json`.
+/// Prints an error: with `--json`, the JSON object on stdout, or on one line of stderr when
+/// the command already printed its result document there (a wait timeout, a partial failure: stdout holds
+/// one document); "Login required" is text on stderr, as the official CLI prints it even with
+/// `--json`. Without `--json`, the text on stderr.
 pub fn print(p: &Printer, e: &Error) {
-    if p.json {
-        p.err(&json(e));
-    } else {
+    if !p.json || e.is_login_required() {
         p.err(&human(e));
+    } else if p.wrote_json() {
+        // One line, among the progress lines.
+        p.err(&format!("{}\n", json_value(e)));
+    } else {
+        p.out(&json(e));
     }
 }
 
@@ -78,18 +102,19 @@ mod tests {
         let h = human(&e);
         assert!(
             h.starts_with(
-                "error: timed out waiting for 1 device(s) to run their target release\nstill behind:\n  abc (dev-1)\nhint: "
+                "BalenaWaitTimeout: timed out waiting for 1 device(s) to run their target release\nstill behind:\n  abc (dev-1)\nhint: "
             ),
             "{h}"
         );
-        assert!(json(&e).contains(r#""behind":["abc (dev-1)"]"#));
+        let j: Value = serde_json::from_str(&json(&e)).unwrap();
+        assert_eq!(j["error"]["behind"], serde_json::json!(["abc (dev-1)"]));
     }
 
     #[test]
     fn human_error() {
         assert_eq!(
             human(&ambiguous()),
-            "error: Application is ambiguous: MyFleet\ncandidates:\n  a/myfleet (id 1)\n  b/myfleet (id 2)\nhint: Name the fleet by its slug (org/name) or numeric id.\n"
+            "BalenaAmbiguousApplication: Application is ambiguous: MyFleet\ncandidates:\n  a/myfleet (id 1)\n  b/myfleet (id 2)\nhint: Name the fleet by its slug (org/name) or numeric id.\n\n"
         );
         assert_eq!(
             human(&balena_api::ApiError::NotLoggedIn.into()),
@@ -101,8 +126,13 @@ mod tests {
     fn json_error() {
         assert_eq!(
             json(&ambiguous()),
-            "{\"error\":{\"name\":\"BalenaAmbiguousApplication\",\"message\":\"Application is ambiguous: MyFleet\",\"exitCode\":5,\"hint\":\"Name the fleet by its slug (org/name) or numeric id.\",\"candidates\":[\"a/myfleet (id 1)\",\"b/myfleet (id 2)\"]}}\n"
+            "{\n  \"error\": {\n    \"message\": \"Application is ambiguous: MyFleet\",\n    \"name\": \"BalenaAmbiguousApplication\",\n    \"application\": \"MyFleet\",\n    \"exitCode\": 5,\n    \"hint\": \"Name the fleet by its slug (org/name) or numeric id.\",\n    \"candidates\": [\n      \"a/myfleet (id 1)\",\n      \"b/myfleet (id 2)\"\n    ]\n  }\n}\n"
         );
+        // The official keys, in the official order, come first.
+        let nf = json(&Error::DeviceNotFound("0000ffff".into()));
+        assert!(nf.starts_with(
+            "{\n  \"error\": {\n    \"message\": \"Device not found: 0000ffff\",\n    \"name\": \"BalenaDeviceNotFound\",\n    \"device\": \"0000ffff\",\n"
+        ));
         assert_eq!(
             item_json(&Error::DeviceNotFound("x".into())),
             serde_json::json!({"name": "BalenaDeviceNotFound", "message": "Device not found: x"})

@@ -14,7 +14,7 @@ pub mod progress;
 pub mod release;
 pub mod table;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 
@@ -28,6 +28,9 @@ pub struct Printer {
     pub json: bool,
     /// Draw a progress bar on stderr (a terminal, and no `--debug` lines to interleave).
     pub progress_bar: bool,
+    /// A JSON document went to stdout (so an error after it goes to stderr: stdout holds one
+    /// document).
+    json_written: Cell<bool>,
 }
 
 /// A buffer a [`Printer`] writes into (tests read it back).
@@ -58,6 +61,7 @@ impl Printer {
             err: RefCell::new(Box::new(std::io::stderr())),
             json,
             progress_bar: std::io::stderr().is_terminal() && !debug,
+            json_written: Cell::new(false),
         }
     }
 
@@ -69,6 +73,7 @@ impl Printer {
             err: RefCell::new(Box::new(err.clone())),
             json,
             progress_bar: false,
+            json_written: Cell::new(false),
         };
         (p, out, err)
     }
@@ -90,6 +95,11 @@ impl Printer {
             }
         });
         let _ = w.flush();
+    }
+
+    /// Whether a JSON document already went to stdout.
+    pub fn wrote_json(&self) -> bool {
+        self.json_written.get()
     }
 
     /// Writes `s` to stderr as is.
@@ -120,6 +130,7 @@ impl Printer {
     /// Streams JSON into buffered stdout (no intermediate string: a large list stays one
     /// copy).
     fn json_out(&self, write: impl FnOnce(&mut dyn Write) -> serde_json::Result<()>) {
+        self.json_written.set(true);
         let mut out = self.out.borrow_mut();
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut **out);
         // An error here is a closed pipe (values always serialise): drop it, as `out` does.

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::device::device_ref;
 use super::fleet::fleet_ref;
 use super::{plural, table, Printer};
+use crate::error::Error;
 use crate::policy::plan::{
     BulkCounts, BulkItem, DeviceAction, DeviceEffect, DevicePlan, FleetAction, FleetPlan,
 };
@@ -297,6 +298,14 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
     for i in items {
         if let Some(e) = &i.error {
             p.note(&format!("error: device {}: {e}", i.who()));
+            if matches!(
+                e,
+                Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. }
+            ) {
+                if let Some(h) = e.hint() {
+                    p.note(&format!("  {h}"));
+                }
+            }
         }
     }
     let ok = || {
@@ -427,7 +436,6 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
     use crate::policy::plan;
     use balena_api::models::{Nav, Release};
 

@@ -131,7 +131,7 @@ fn rollback_without_earlier_release_changes_nothing() {
     let before = sb.fleet_policy(31);
     let (out, reqs) = counted(&sb, &env, &["fleet", "rollback", "acme/solo"]);
     out.code(4).stderr_has(
-        "error: no earlier pinnable release than ee00000 (0.1.0) in fleet acme/solo\nhint: ",
+        "BalenaNoEarlierRelease: no earlier pinnable release than ee00000 (0.1.0) in fleet acme/solo\nhint: ",
     );
     assert!(writes(&reqs).is_empty());
     assert_eq!(reqs.len(), 1);
@@ -260,7 +260,7 @@ fn stdin_dash_reads_the_uuids() {
     assert_eq!(out.code, 9, "{out:?}");
     assert!(
         out.stderr.contains(&format!(
-            "error: device {SOLO1}: Release 1.2.0 belongs to fleet acme/canary, not to acme/solo"
+            "error: device {SOLO1}: Release not found: 1.2.0\n  It is a release of acme/canary; only releases of acme/solo can be pinned there"
         )),
         "{out:?}"
     );

@@ -45,9 +45,16 @@ impl Out {
     }
 
     /// stderr parsed as JSON (errors with `--json`).
+    /// The `--json` error object: on stdout (where the official CLI prints it), or on
+    /// stderr when stdout already holds the command's result document.
     pub fn err_json(&self) -> Value {
-        serde_json::from_str(&self.stderr)
-            .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {self:?}"))
+        let is_error = |v: &Value| v.get("error").is_some();
+        match serde_json::from_str::<Value>(&self.stdout) {
+            Ok(v) if is_error(&v) => v,
+            _ => serde_json::from_str(&self.stderr).unwrap_or_else(|e| {
+                panic!("no JSON error on stdout, stderr is not JSON ({e}): {self:?}")
+            }),
+        }
     }
 
     /// Asserts the exit code, showing the output on failure.
