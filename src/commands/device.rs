@@ -3,7 +3,7 @@
 use std::io::Read as _;
 
 use balena_api::models::{Application, Device};
-use balena_api::odata::{self, Filter, Lit, Query};
+use balena_api::odata::{self, Filter, Query};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -15,7 +15,7 @@ use crate::ops::{self, find, wait::WaitScope};
 use crate::policy::plan::{self, DeviceAction, DevicePlan};
 use crate::policy::release::{self, SUMMARY_FIELDS};
 use crate::policy::select::{tag_filter, Selection};
-use crate::policy::{is_behind, ReleaseSelector};
+use crate::policy::{behind_filter, is_behind, pinned_filter, tracking_filter, ReleaseSelector};
 use crate::view::{self, mutation::BulkAction};
 
 const FLEET_FIELDS: &[&str] = &["id", "app_name", "slug", "should_track_latest_release"];
@@ -250,7 +250,7 @@ const LIST_FIELDS: &[&str] = &[
     "id",
     "uuid",
     "device_name",
-    "overall_status",
+    "status",
     "is_online",
     "supervisor_version",
     "os_version",
@@ -260,17 +260,16 @@ const LIST_FIELDS: &[&str] = &[
 fn list_filter(args: &DeviceListArgs) -> Result<Option<Filter>, Error> {
     let mut parts = Vec::new();
     if args.pinned {
-        parts.push(Filter::Ne("is_pinned_on__release".into(), Lit::Null));
+        parts.push(pinned_filter());
     }
     if args.tracking {
-        parts.push(Filter::Eq("is_pinned_on__release".into(), Lit::Null));
+        parts.push(tracking_filter());
     }
     if args.behind {
-        parts.push(Filter::Ne("should_be_running__release".into(), Lit::Null));
-        parts.push(Filter::NeField(
-            "is_running__release".into(),
-            "should_be_running__release".into(),
-        ));
+        match behind_filter() {
+            Filter::And(both) => parts.extend(both),
+            f => parts.push(f),
+        }
     }
     for t in &args.tags {
         parts.push(tag_filter(t).ok_or_else(|| {
@@ -305,7 +304,7 @@ pub async fn list(ctx: &Context<'_>, args: &DeviceListArgs) -> Result<(), Error>
             let q = Query::new()
                 .select(&["id", "slug"])
                 .expand("owns__device", dev_q);
-            let mut app: Value = find::fleet(&ctx.api, f, q).await?;
+            let mut app: Value = find::visible_fleet(&ctx.api, f, q).await?;
             let slug = app.get("slug").and_then(|s| s.as_str()).map(str::to_owned);
             let rows = match app.get_mut("owns__device").map(Value::take) {
                 Some(Value::Array(rows)) => rows,

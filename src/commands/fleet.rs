@@ -1,8 +1,7 @@
 //! `fleet <fleet>`, `fleet list`, `fleet pin`, `fleet track-latest`, `fleet rollback`.
 
-use balena_api::models::{Application, Device};
+use balena_api::models::Application;
 use balena_api::odata::{self, Filter, Query};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{finish_wait, selector, wait_if_asked, Context};
@@ -11,7 +10,7 @@ use crate::error::Error;
 use crate::ops::{self, find, wait::WaitScope};
 use crate::policy::plan::{self, FleetPlan};
 use crate::policy::release::{self, SUMMARY_FIELDS};
-use crate::policy::DeviceCounts;
+use crate::policy::{behind_filter, pinned_filter, DeviceCounts};
 use crate::view::{self, fleet::ListItem};
 
 const APP_FIELDS: &[&str] = &["id", "app_name", "slug", "should_track_latest_release"];
@@ -38,7 +37,9 @@ fn with_devices(q: Query, m: &MutationArgs) -> Query {
     )
 }
 
-/// `balena fleet <fleet>`: 1 request (the fleet, its target and its devices' release ids).
+/// `balena fleet <fleet>`: the fleet with its target and its device count (1 request, the
+/// official view's filter), then the counts of pinned and of behind devices (2 `$count`
+/// requests, sent together). The bytes transferred do not grow with the fleet.
 pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     let q = Query::new()
         .expand("is_for__device_type", Query::new().select(&["slug"]))
@@ -46,23 +47,30 @@ pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
             "should_be_running__release",
             Query::new().select(SUMMARY_FIELDS),
         )
-        .expand(
-            "owns__device",
-            Query::new().select(&[
-                "id",
-                "is_pinned_on__release",
-                "is_running__release",
-                "should_be_running__release",
-            ]),
-        );
-    let row: Value = find::fleet(&ctx.api, arg, q).await?;
-    let devices = match row.get("owns__device") {
-        Some(d) => Vec::<Device>::deserialize(d).map_err(|e| Error::Incomplete {
-            detail: format!("the fleet's devices: {e}"),
-        })?,
-        None => Vec::new(),
+        .expand("owns__device/$count", Query::new());
+    let row: Value = find::visible_fleet(&ctx.api, arg, q).await?;
+    let id = row
+        .get("id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::Incomplete {
+            detail: "the fleet row has no id".into(),
+        })?;
+    let total = row.get("owns__device").and_then(Value::as_u64).unwrap_or(0);
+    let of_fleet = |f: Filter| Filter::And(vec![Filter::eq("belongs_to__application", id), f]);
+    let (pinned, behind) = tokio::try_join!(
+        ctx.api.count("device", of_fleet(pinned_filter())),
+        ctx.api.count("device", of_fleet(behind_filter())),
+    )?;
+    let counts = DeviceCounts {
+        total: total as usize,
+        pinned: pinned as usize,
+        behind: behind as usize,
     };
-    view::fleet::show(ctx.printer, &row, DeviceCounts::of(&devices));
+    let mut row = row;
+    if let Value::Object(o) = &mut row {
+        o.shift_remove("owns__device");
+    }
+    view::fleet::show(ctx.printer, &row, counts);
     Ok(())
 }
 

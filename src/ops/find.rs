@@ -64,10 +64,36 @@ pub async fn fleet<T: DeserializeOwned + Keyed + FleetCandidate>(
     arg: &str,
     q: Query,
 ) -> Result<T, Error> {
+    fleet_among(api, arg, q, false).await
+}
+
+/// One request: the fleet `arg` names among those the user accesses directly (the official
+/// CLI's visibility for `fleet <fleet>` and `device list --fleet`).
+pub async fn visible_fleet<T: DeserializeOwned + Keyed + FleetCandidate>(
+    api: &Client,
+    arg: &str,
+    q: Query,
+) -> Result<T, Error> {
+    fleet_among(api, arg, q, true).await
+}
+
+async fn fleet_among<T: DeserializeOwned + Keyed + FleetCandidate>(
+    api: &Client,
+    arg: &str,
+    q: Query,
+    directly_accessible: bool,
+) -> Result<T, Error> {
+    // Trimmed: a CRLF file or stray spaces name the same fleet.
+    let arg = arg.trim();
     if arg.is_empty() {
         return Err(usage("the fleet must not be empty", "balena fleet <fleet>"));
     }
-    match api.find_fleet(arg, q).await? {
+    let found = if directly_accessible {
+        api.find_visible_fleet(arg, q).await?
+    } else {
+        api.find_fleet(arg, q).await?
+    };
+    match found {
         Found::One(f) => Ok(f),
         Found::None => Err(Error::FleetNotFound(arg.to_owned())),
         Found::Many(rows) => Err(Error::FleetAmbiguous {

@@ -17,6 +17,7 @@ pub mod select;
 use std::fmt;
 
 use balena_api::models::{Application, Device, Release};
+use balena_api::odata::{Filter, Lit};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// `a1b2c3d (1.2.0)`: the short commit, then the version when there is one.
@@ -59,6 +60,27 @@ fn same_release(a: Option<&Release>, b: Option<&Release>) -> bool {
 pub fn is_behind(d: &Device) -> bool {
     let target = d.target.id();
     target.is_some() && d.running.id() != target
+}
+
+/// The devices pinned to a release (as a `$filter`).
+pub fn pinned_filter() -> Filter {
+    Filter::Ne("is_pinned_on__release".into(), Lit::Null)
+}
+
+/// The devices that track their fleet (as a `$filter`).
+pub fn tracking_filter() -> Filter {
+    Filter::Eq("is_pinned_on__release".into(), Lit::Null)
+}
+
+/// The devices behind their target, [`is_behind`] as a `$filter` (null-safe on the server).
+pub fn behind_filter() -> Filter {
+    Filter::And(vec![
+        Filter::Ne("should_be_running__release".into(), Lit::Null),
+        Filter::NeField(
+            "is_running__release".into(),
+            "should_be_running__release".into(),
+        ),
+    ])
 }
 
 /// How a fleet's devices follow the release policy.
@@ -254,13 +276,24 @@ pub enum ReleaseSelector {
 }
 
 impl ReleaseSelector {
-    /// `None` for an empty argument. `latest` is case-insensitive: no commit can be named
-    /// `latest` (it is not hex), and no version either.
+    /// `None` for an empty argument. The argument is trimmed (a CRLF file, stray spaces), and
+    /// an all-hex one is lower-cased (commits are lower-case hex). `latest` is
+    /// case-insensitive: no commit can be named `latest` (it is not hex), and no version
+    /// either.
     pub fn parse(arg: &str) -> Option<ReleaseSelector> {
-        if arg.trim().eq_ignore_ascii_case("latest") {
+        let arg = arg.trim();
+        if arg.eq_ignore_ascii_case("latest") {
             return Some(ReleaseSelector::Latest);
         }
-        (!arg.is_empty()).then(|| ReleaseSelector::Ident(arg.to_owned()))
+        if arg.is_empty() {
+            return None;
+        }
+        let ident = if arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+            arg.to_ascii_lowercase()
+        } else {
+            arg.to_owned()
+        };
+        Some(ReleaseSelector::Ident(ident))
     }
 }
 
@@ -357,5 +390,18 @@ mod tests {
             Some(ReleaseSelector::Ident("abc".into()))
         );
         assert_eq!(ReleaseSelector::parse(""), None);
+        assert_eq!(ReleaseSelector::parse(" \r"), None);
+        assert_eq!(
+            ReleaseSelector::parse("A1B2C3\r\n"),
+            Some(ReleaseSelector::Ident("a1b2c3".into()))
+        );
+        assert_eq!(
+            ReleaseSelector::parse(" V1.2.0 "),
+            Some(ReleaseSelector::Ident("V1.2.0".into()))
+        );
+        assert_eq!(
+            ReleaseSelector::parse("latest\r"),
+            Some(ReleaseSelector::Latest)
+        );
     }
 }

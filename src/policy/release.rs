@@ -2,10 +2,11 @@
 //! releases.
 //!
 //! Release identifiers, in the documented order ([`ORDER_HELP`]): the `latest` selector (the
-//! newest pinnable release; never a commit, as it is not hex), full commit, unique commit
-//! prefix, numeric id, version (`raw_version`, else `semver`, optional leading `v`). Rules
-//! 1–4 are queried at once; an exact full commit wins; otherwise an argument that resolves
-//! to more than one distinct release is ambiguous.
+//! newest pinnable release; never a commit, as it is not hex), full commit, numeric id (an
+//! all-digit argument is the id when such a release exists), unique commit prefix, version
+//! (`raw_version`, else `semver`, optional leading `v`). Rules 1–4 are queried at once; an
+//! exact full commit wins, then an id; otherwise an argument that resolves to more than one
+//! distinct release is ambiguous.
 
 use std::fmt;
 
@@ -26,13 +27,13 @@ A release is given by, in this order:
                             invalidated, passing its tests, by start_timestamp (the release
                             `fleet track-latest` picks)
   1. full commit            a1b2c3d4e5f60718293a4b5c6d7e8f90
-  2. unique commit prefix   a1b2c3d
-  3. numeric release id     123456
+  2. numeric release id     123456 (an all-digit argument is the id when such a
+                            release exists, as in the official CLI)
+  3. unique commit prefix   a1b2c3d
   4. version                1.2.0, v1.2.0 or 1.2.0+rev1 (raw_version, else semver)
-Rules 1-4 are matched at once. An exact full commit always wins. Otherwise an
-argument that matches different releases (for example an all-digit string that is both a
-release id and a commit prefix) is ambiguous: the candidates are listed, pick one by full
-commit or id."
+Upper-case hex and surrounding spaces are accepted. Otherwise an argument that matches
+different releases by rules 3 and 4 is ambiguous: the candidates are listed, pick one by
+full commit or id."
     };
 }
 
@@ -148,8 +149,12 @@ pub fn pick(arg: &str, all: &[Release]) -> Found<Release> {
         }
         return Found::Many(exact.into_iter().cloned().collect());
     }
-    // 2-4. Every other rule; the union of their matches must be a single release.
+    // 2. An all-digit argument is the id of a release when there is one.
     let id = parse_id(arg);
+    if let Some(r) = rows.iter().find(|r| Some(r.id) == id) {
+        return Found::One((*r).clone());
+    }
+    // 3-4. Every other rule; the union of their matches must be a single release.
     let ver = version_arg(arg);
     let raw_hit = |r: &Release| ver.is_some() && r.raw_version.as_deref() == ver;
     let any_raw = rows.iter().any(|r| raw_hit(r));
@@ -264,12 +269,15 @@ mod tests {
     }
 
     #[test]
-    fn id_and_commit_prefix_is_ambiguous() {
+    fn an_id_beats_a_commit_prefix() {
         let rows = vec![
             rel(5002, "bbbb", "1.0.0", "1.0.0", "success"),
             rel(7, "5002ffff", "1.1.0", "1.1.0", "success"),
+            rel(8, "5002eeee", "1.1.1", "1.1.1", "success"),
         ];
-        assert!(matches!(pick("5002", &rows), Found::Many(v) if v.len() == 2));
+        assert_eq!(pick("5002", &rows), Found::One(rows[0].clone()));
+        // No release with that id: the digits are a commit prefix, here an ambiguous one.
+        assert!(matches!(pick("500", &rows), Found::Many(v) if v.len() == 2));
         // The same release through two rules is not ambiguous.
         let rows = vec![rel(5002, "5002ffff", "1.0.0", "1.0.0", "success")];
         assert_eq!(pick("5002", &rows), Found::One(rows[0].clone()));

@@ -4,7 +4,7 @@ use balena_api::models::{Application, Device};
 use serde_json::{json, Map, Value};
 
 use super::{table, Printer};
-use crate::policy::DevicePolicy;
+use crate::policy::{short_or_none, DevicePolicy};
 
 fn percent(usage: Option<&Value>, total: Option<&Value>) -> Option<i64> {
     let u = usage?.as_f64()?;
@@ -155,17 +155,18 @@ pub fn list(p: &Printer, items: &[ListItem<'_>], dashboard: Option<&str>) {
             let d = i.row;
             let uuid = d.get("uuid").and_then(|u| u.as_str()).unwrap_or("");
             let nav = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+            // The official keys in the official order, then ours.
             json!({
                 "id": d.get("id"),
                 "uuid": uuid,
                 "device_name": d.get("device_name"),
-                "device_type": d.pointer("/is_of__device_type/0/slug"),
-                "fleet": i.fleet,
-                "status": d.get("overall_status"),
+                "status": d.get("status"),
                 "is_online": d.get("is_online"),
                 "supervisor_version": d.get("supervisor_version"),
                 "os_version": d.get("os_version"),
                 "dashboard_url": dashboard_url(dashboard, uuid),
+                "fleet": i.fleet,
+                "device_type": d.pointer("/is_of__device_type/0/slug"),
                 "is_running__release": nav("is_running__release"),
                 "should_be_running__release": nav("should_be_running__release"),
                 "is_pinned_on__release": nav("is_pinned_on__release"),
@@ -195,6 +196,8 @@ pub fn list(p: &Printer, items: &[ListItem<'_>], dashboard: Option<&str>) {
         .zip(items)
         .map(|(j, i)| {
             let mut row: Vec<String> = keys.iter().map(|k| table::cell(j.get(*k))).collect();
+            // The official UUID column: the short uuid.
+            row[1] = row[1].chars().take(7).collect();
             let na = || "N/a".to_owned();
             row.push(table::release(j.get("is_running__release")).unwrap_or_else(na));
             row.push(match table::release(j.get("should_be_running__release")) {
@@ -238,18 +241,22 @@ pub fn policy(p: &Printer, dev: &Device, fleet: Option<&Application>) {
         p.json_pretty(&super::merged(device_ref(dev, fleet), &policy));
         return;
     }
+    // The official sentence (trailing space included): only a device's own pin counts.
     let first = match &policy {
-        DevicePolicy::Pinned(r) => format!("This device is pinned to {}.", r.commit),
-        DevicePolicy::TracksFleet(Some(t)) => format!(
-            "This device is tracking its fleet (currently {}).",
-            t.commit
-        ),
-        DevicePolicy::TracksFleet(None) => {
-            "This device is not currently pinned to any release.".to_owned()
+        DevicePolicy::Pinned(r) => format!("This device is currently pinned to {}. ", r.commit),
+        DevicePolicy::TracksFleet(_) => {
+            "This device is not currently pinned to any release. ".to_owned()
         }
     };
     let slug = fleet.map(|f| f.slug.as_str()).unwrap_or("<fleet>");
     p.out(&format!(
         "{first}\n\nTo see a list of all releases this device can be pinned to, run `balena release list {slug}`.\n"
     ));
+    // What the official sentence leaves out, on stderr.
+    if let DevicePolicy::TracksFleet(t) = &policy {
+        p.note(&format!(
+            "This device tracks its fleet (currently {}).",
+            short_or_none(t.as_ref())
+        ));
+    }
 }

@@ -4,7 +4,7 @@ use balena_api::models::Application;
 use serde_json::{json, Map, Value};
 
 use super::{table, Printer};
-use crate::policy::{DeviceCounts, FleetPolicy};
+use crate::policy::{short_or_none, DeviceCounts, FleetPolicy};
 
 /// `balena fleet <fleet>`: the official rows (byte-identical to the official CLI), then,
 /// after a blank line, the release policy, the target release and the device counts.
@@ -119,8 +119,8 @@ pub fn list(p: &Printer, items: &[ListItem]) {
                     "app_name": i.app_name,
                     "slug": i.slug,
                     "device_type": i.device_type,
-                    "device_count": i.device_count,
                     "online_devices": i.online_devices,
+                    "device_count": i.device_count,
                 })
             })
             .collect();
@@ -165,18 +165,22 @@ pub fn policy(p: &Printer, app: &Application) {
         p.json_pretty(&super::merged(fleet_ref(app), &policy));
         return;
     }
-    let first = match &policy {
-        FleetPolicy::TracksLatest(Some(r)) => format!(
-            "This fleet is tracking the latest release (currently {}).",
-            r.commit
-        ),
-        FleetPolicy::Pinned(Some(r)) => format!("This fleet is pinned to {}.", r.commit),
-        _ => "This fleet is not currently pinned to any release.".to_owned(),
+    // The official sentence (trailing space included): it says "pinned" for any target.
+    let first = match policy.target() {
+        Some(r) => format!("This fleet is currently pinned to {}. ", r.commit),
+        None => "This fleet is not currently pinned to any release. ".to_owned(),
     };
     p.out(&format!(
         "{first}\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list {}`.\n",
         app.slug
     ));
+    // What the official sentence leaves out, on stderr.
+    if let FleetPolicy::TracksLatest(t) = &policy {
+        p.note(&format!(
+            "This fleet tracks the latest release (currently {}): it is not pinned.",
+            short_or_none(t.as_ref())
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -233,7 +237,7 @@ mod tests {
         policy(&p, &app);
         assert_eq!(
             out.text(),
-            "This fleet is pinned to a1b2c3d4e5.\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list o/f`.\n"
+            "This fleet is currently pinned to a1b2c3d4e5. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list o/f`.\n"
         );
         let (p, out, _) = Printer::buffered(true);
         policy(&p, &app);

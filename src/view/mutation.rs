@@ -30,10 +30,6 @@ pub fn caveats(p: &Printer, caveats: &[Caveat]) {
     }
 }
 
-fn short_uuid(u: &str) -> String {
-    u.chars().take(7).collect()
-}
-
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
 }
@@ -201,7 +197,8 @@ pub fn device_done(
     action: &DeviceAction,
     plan: &DevicePlan,
 ) {
-    let su = short_uuid(&dev.uuid);
+    // The full uuid: a prefix could name another device too.
+    let su = &dev.uuid;
     let changed = plan.change.changed;
     let line = match action {
         DeviceAction::Pin(rel) if changed => {
@@ -550,7 +547,7 @@ mod tests {
         device_done(&p, &dev, Some(&app), &action, &plan);
         assert_eq!(
             err.text(),
-            "Pinned device d0c0ffe to release bbbbbbb (1.1.0).\n"
+            "Pinned device d0c0ffee000 to release bbbbbbb (1.1.0).\n"
         );
     }
 

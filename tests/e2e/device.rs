@@ -81,13 +81,18 @@ fn device_pin_without_release_shows_the_policy() {
     out.ok();
     assert_eq!(
         out.stdout,
-        format!("This device is pinned to {C101}.\n\nTo see a list of all releases this device can be pinned to, run `balena release list acme/frontdoor`.\n")
+        format!("This device is currently pinned to {C101}. \n\nTo see a list of all releases this device can be pinned to, run `balena release list acme/frontdoor`.\n")
     );
+    // The official sentence on stdout; that it follows its fleet, on stderr.
     let out = env.run(&["device", "pin", "D0AA"]);
     out.ok();
-    out.stdout_has(&format!(
-        "This device is tracking its fleet (currently {C100})."
-    ));
+    assert!(out
+        .stdout
+        .starts_with("This device is not currently pinned to any release. \n\n"));
+    assert_eq!(
+        out.stderr,
+        "This device tracks its fleet (currently c0ffee0 (1.0.0)).\n"
+    );
     let (out, reqs) = counted(&sb, &env, &["device", "pin", DOOR2, "--json"]);
     out.ok();
     assert_eq!(
@@ -109,7 +114,7 @@ fn device_pin_changes_the_server_and_the_device_state() {
     assert_eq!(out.stdout, "");
     assert_eq!(
         out.stderr,
-        "Pinned device d0c0ffe to release abcd124 (1.1.1).\n"
+        format!("Pinned device {DOOR2} to release abcd124 (1.1.1).\n")
     );
     assert!(reqs.len() <= 2, "{reqs:?}");
     assert_eq!(patches(&reqs).len(), 1, "{reqs:?}");
@@ -193,7 +198,9 @@ fn device_track_fleet_removes_the_pin() {
     assert_eq!(out.stdout, "");
     assert_eq!(
         out.stderr,
-        "Device d0c0ffe now tracks its fleet acme/frontdoor (currently c0ffee0 (1.0.0)).\n"
+        format!(
+            "Device {DOOR1} now tracks its fleet acme/frontdoor (currently c0ffee0 (1.0.0)).\n"
+        )
     );
     assert!(reqs.len() <= 2, "{reqs:?}");
     assert_eq!(patches(&reqs).len(), 1, "{reqs:?}");

@@ -214,10 +214,6 @@ fn ambiguous_exit_5_lists_the_candidates() {
         "id 101, commit abcd1230000000000000000000000101, version 1.1.0, status success",
         "id 102, commit abcd1240000000000000000000000102, version 1.1.1, status success",
     ];
-    let id_or_commit = [
-        "id 107, commit 5550000000000000000000000000a107, version 2.0.0, status success",
-        "id 555, commit eeee5550000000000000000000000555, version 2.1.0, status success",
-    ];
     let cases: Vec<(Vec<&str>, &str, &[&str])> = vec![
         (
             vec!["fleet", "shared"],
@@ -264,22 +260,6 @@ fn ambiguous_exit_5_lists_the_candidates() {
             vec!["device", "pin", DOOR2, "abcd"],
             "Release is ambiguous: There are multiple releases matching the release hash 'abcd'",
             &abcd,
-        ),
-        // An all-digit argument that is both a release id and a commit prefix.
-        (
-            vec!["release", "555"],
-            "Release is ambiguous: There are multiple releases matching the release hash '555'",
-            &id_or_commit,
-        ),
-        (
-            vec!["fleet", "pin", "acme/frontdoor", "555"],
-            "Release is ambiguous: There are multiple releases matching the release hash '555'",
-            &id_or_commit,
-        ),
-        (
-            vec!["device", "pin", DOOR3, "555"],
-            "Release is ambiguous: There are multiple releases matching the release hash '555'",
-            &id_or_commit,
         ),
     ];
     for (args, message, candidates) in cases {

@@ -101,13 +101,18 @@ fn fleet_pin_without_release_shows_the_policy() {
     out.ok();
     assert_eq!(
         out.stdout,
-        format!("This fleet is pinned to {C100}.\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list acme/frontdoor`.\n")
+        format!("This fleet is currently pinned to {C100}. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list acme/frontdoor`.\n")
     );
     let out = env.run(&["fleet", "pin", "backyard"]);
     out.ok();
     assert_eq!(
         out.stdout,
-        format!("This fleet is tracking the latest release (currently {C111}).\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list acme/backyard`.\n")
+        format!("This fleet is currently pinned to {C111}. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list acme/backyard`.\n")
+    );
+    // What the official sentence leaves out, on stderr.
+    assert_eq!(
+        out.stderr,
+        "This fleet tracks the latest release (currently bacc110 (0.2.0)): it is not pinned.\n"
     );
     let out = env.run(&["fleet", "pin", "11", "--json"]);
     out.ok();
@@ -275,10 +280,11 @@ fn fleet_track_latest_picks_the_newest_trackable_release() {
     assert!(patches(&reqs).is_empty(), "{reqs:?}");
     assert_eq!(reqs.len(), 1, "{reqs:?}");
 
-    // The show form now says so.
+    // The show form: the official sentence on stdout, that it tracks latest on stderr.
     env.run(&["fleet", "pin", FRONTDOOR_UUID])
         .ok()
-        .stdout_has(&format!("tracking the latest release (currently {C555})"));
+        .stdout_has(&format!("This fleet is currently pinned to {C555}. \n"))
+        .stderr_has("This fleet tracks the latest release (currently eeee555 (2.1.0))");
 }
 
 #[test]

@@ -188,9 +188,16 @@ fn fleet_shows_policy_target_and_counts() {
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["fleet", "acme/frontdoor"]);
     out.ok();
-    assert_eq!(
-        reqs.iter().filter(|r| r.path.starts_with("/v7/")).count(),
-        1,
+    // The fleet with its device count, then two counts: no device row is read.
+    let v7: Vec<_> = reqs.iter().filter(|r| r.path.starts_with("/v7/")).collect();
+    assert_eq!(v7.len(), 3, "{reqs:?}");
+    assert!(v7[0]
+        .query
+        .as_deref()
+        .unwrap()
+        .contains("owns__device/$count"));
+    assert!(
+        v7[1..].iter().all(|r| r.path == "/v7/device/$count"),
         "{reqs:?}"
     );
     assert_eq!(

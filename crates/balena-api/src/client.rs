@@ -179,6 +179,27 @@ impl Client {
             .map_err(|e| decode_error("GET", path, &body, &e))
     }
 
+    /// `GET /v7/<resource>/$count?$filter=…`: how many rows of `resource` match `filter`.
+    pub async fn count(
+        &self,
+        resource: &str,
+        filter: crate::odata::Filter,
+    ) -> Result<u64, ApiError> {
+        #[derive(Deserialize)]
+        struct Count {
+            d: u64,
+        }
+        let q = crate::odata::Query::new().filter(filter);
+        let path = format!(
+            "/v7/{}",
+            crate::odata::path(&format!("{resource}/$count"), &q)
+        );
+        let body = self.request(Method::Get, &path, None).await?;
+        serde_json::from_slice::<Count>(&body)
+            .map(|c| c.d)
+            .map_err(|e| decode_error("GET", path, &body, &e))
+    }
+
     /// GET `/v7/<path>` and the first row, if any.
     pub async fn get_one<T: DeserializeOwned>(&self, v7path: &str) -> Result<Option<T>, ApiError> {
         Ok(self.get(v7path).await?.into_iter().next())

@@ -201,16 +201,39 @@ impl Client {
     }
 
     /// One request: the fleet `arg` names, with the options of `q` (its `$filter` is set
-    /// here). `Err(BadUrl)`-free: an empty argument finds nothing.
+    /// here). An empty argument finds nothing.
     pub async fn find_fleet<T: DeserializeOwned + Keyed>(
         &self,
         arg: &str,
         q: Query,
     ) -> Result<Found<T>, ApiError> {
+        self.fleet_lookup(arg, q, false).await
+    }
+
+    /// [`Client::find_fleet`] among the fleets the user can access directly (not only
+    /// through an organization): the official CLI's view of a fleet (`fleet <fleet>`,
+    /// `device list --fleet`).
+    pub async fn find_visible_fleet<T: DeserializeOwned + Keyed>(
+        &self,
+        arg: &str,
+        q: Query,
+    ) -> Result<Found<T>, ApiError> {
+        self.fleet_lookup(arg, q, true).await
+    }
+
+    async fn fleet_lookup<T: DeserializeOwned + Keyed>(
+        &self,
+        arg: &str,
+        q: Query,
+        directly_accessible: bool,
+    ) -> Result<Found<T>, ApiError> {
         self.require_token()?;
-        let Some(filter) = fleet_filter(arg) else {
+        let Some(mut filter) = fleet_filter(arg) else {
             return Ok(Found::None);
         };
+        if directly_accessible {
+            filter = Filter::And(vec![Filter::directly_accessible(), filter]);
+        }
         let rows = self
             .get(&odata::path("application", &q.filter(filter)))
             .await?;
