@@ -156,6 +156,10 @@ pub enum Error {
     /// A row the server sent lacks what the command needs.
     #[error("invalid response from the API: {detail}")]
     Incomplete { detail: String },
+    /// The command line does not parse (clap's error, in the official CLI's words where it
+    /// has them). Printed without a name, as the official CLI prints these.
+    #[error("{message}")]
+    CommandLine { message: String, hint: String },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {detail}")]
     Runtime { detail: String },
@@ -170,6 +174,12 @@ pub fn usage(message: &str, example: &str) -> Error {
 }
 
 impl Error {
+    /// Whether the human form has no `<Name>: ` before the message (as the official CLI
+    /// prints command-line errors).
+    pub fn is_unnamed(&self) -> bool {
+        matches!(self, Error::CommandLine { .. })
+    }
+
     /// Whether this is the official CLI's "Login required" error, printed byte-compatibly.
     pub fn is_login_required(&self) -> bool {
         matches!(self, Error::Api(ApiError::NotLoggedIn)) || self.to_string() == LOGIN_REQUIRED
@@ -240,6 +250,7 @@ impl Error {
             Error::Stdin { .. } => "BalenaInvalidParameterError",
             Error::Incomplete { .. } => "BalenaInvalidResponse",
             Error::Runtime { .. } => "BalenaRuntimeError",
+            Error::CommandLine { .. } => "BalenaUsageError",
         }
     }
 
@@ -272,7 +283,9 @@ impl Error {
             | Error::ReleaseAmbiguous { .. } => ExitCode::Ambiguous,
             Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. } => ExitCode::Refused,
             Error::TokenRejected => ExitCode::Auth,
-            Error::Usage { .. } | Error::Stdin { .. } => ExitCode::Usage,
+            Error::Usage { .. } | Error::Stdin { .. } | Error::CommandLine { .. } => {
+                ExitCode::Usage
+            }
             Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
             Error::PartialFailure { .. } => ExitCode::Partial,
         }
@@ -317,7 +330,7 @@ impl Error {
             Error::TokenRejected => "Check the token (a session token or an API key from the \
                                      dashboard's preferences); nothing was saved."
                 .into(),
-            Error::Usage { hint, .. } => hint.clone(),
+            Error::Usage { hint, .. } | Error::CommandLine { hint, .. } => hint.clone(),
             Error::WaitTimeout { .. } => "The change was made; the devices listed have not \
                                           reached their target yet. Check them with `balena \
                                           device list --fleet <fleet>` (or `balena device \

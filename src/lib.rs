@@ -32,14 +32,22 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                error::ExitCode::Usage.code()
-            } else {
-                0
-            };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: clap's own output on stdout.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `balena fleet`: the help, as a usage error.
+            let _ = e.print();
+            return error::ExitCode::Usage.into();
+        }
+        Err(e) => {
+            let json = std::env::args().any(|a| a == "--json");
+            let printer = Printer::stdio(json, false);
+            let e = cli::usage_error(&e);
+            view::error::print(&printer, &e);
+            return e.exit_code().into();
         }
     };
     let printer = Printer::stdio(cli.global.json, cli.global.debug);

@@ -98,8 +98,16 @@ fn whoami_device_and_app_actors_match_transcript() {
     );
 }
 
-const FLEET_GET: &str = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
-const FLEET_ROW: &str = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":false,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"id":5001,"commit":"aaaaaaa1111111111111111111111111","raw_version":"0.0.1"}],"owns__device":[{"id":3001,"is_pinned_on__release":null,"is_running__release":{"__id":5001},"should_be_running__release":{"__id":5001}}]}]}"#;
+const FLEET_GET: &str = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
+const FLEET_ROW: &str = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":false,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[{"id":5001,"commit":"aaaaaaa1111111111111111111111111","raw_version":"0.0.1"}],"owns__device":1}]}"#;
+const PINNED_COUNT: &str = "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20(is_pinned_on__release%20ne%20null)";
+const BEHIND_COUNT: &str = "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20((should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release))";
+
+/// The two device counts of `fleet <fleet>`: none pinned, none behind.
+fn counts(api: &Api) {
+    api.on("GET", PINNED_COUNT, 200, r#"{"d":0}"#);
+    api.on("GET", BEHIND_COUNT, 200, r#"{"d":0}"#);
+}
 
 /// `out` starts with the official CLI's bytes, exactly; the rest of `out`.
 fn after_official<'a>(out: &'a str, official: &str) -> &'a str {
@@ -114,6 +122,7 @@ fn after_official<'a>(out: &'a str, official: &str) -> &'a str {
 fn fleet_show_matches_transcript() {
     let api = Api::start();
     api.on("GET", FLEET_GET, 200, FLEET_ROW);
+    counts(&api);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -138,7 +147,17 @@ fn fleet_show_matches_transcript() {
         rest,
         ",\n  \"release_policy\": \"pinned\",\n  \"target_release\": {\n    \"id\": 5001,\n    \"commit\": \"aaaaaaa1111111111111111111111111\",\n    \"raw_version\": \"0.0.1\"\n  },\n  \"device_counts\": {\n    \"total\": 1,\n    \"pinned\": 0,\n    \"tracking\": 1,\n    \"behind\": 0\n  }\n}\n"
     );
-    assert_eq!(api.lines(), vec![format!("GET {FLEET_GET}"); 2]);
+    let lines = api.lines();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for run in lines.chunks(3) {
+        assert_eq!(run[0], format!("GET {FLEET_GET}"));
+        let mut counted = [run[1].clone(), run[2].clone()];
+        counted.sort();
+        assert_eq!(
+            counted,
+            [format!("GET {BEHIND_COUNT}"), format!("GET {PINNED_COUNT}")]
+        );
+    }
 }
 
 #[test]
@@ -148,8 +167,9 @@ fn fleet_unpinned_matches_transcript() {
         "GET",
         FLEET_GET,
         200,
-        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
+        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":0}]}"#,
     );
+    counts(&api);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -231,6 +251,7 @@ RUNNING DEVICES:    1
 fn closed_stdout_is_not_an_error() {
     let api = Api::start();
     api.on("GET", FLEET_GET, 200, FLEET_ROW);
+    counts(&api);
     let env = TestEnv::logged_in(&api);
     let mut c = env.command(&["fleet", "myorg/myfleet"]);
     c.stdout(std::process::Stdio::piped())

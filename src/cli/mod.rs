@@ -7,6 +7,51 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::policy::release::ORDER_HELP as RELEASE_ORDER_HELP;
 use crate::policy::select::FLEET_ID_HELP;
 
+/// A command line clap refused, as the one typed error, in the official CLI's words where it
+/// has them: `Nonexistent flag: --foo`, `Unexpected argument: d`, `Missing 1 required
+/// argument:` (with the arguments on the following lines).
+pub fn usage_error(e: &clap::Error) -> crate::error::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let strings = |kind: ContextKind| -> Vec<String> {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => vec![s.clone()],
+            Some(ContextValue::Strings(v)) => v.clone(),
+            _ => Vec::new(),
+        }
+    };
+    let hint = "See more help with --help".to_owned();
+    let message = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = strings(ContextKind::InvalidArg).join(" ");
+            if arg.starts_with('-') {
+                format!("Nonexistent flag: {arg}")
+            } else {
+                format!("Unexpected argument: {arg}")
+            }
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let args = strings(ContextKind::InvalidArg);
+            let n = args.len();
+            let mut m = format!(
+                "Missing {n} required argument{}:",
+                if n == 1 { "" } else { "s" }
+            );
+            for a in args {
+                m.push('\n');
+                m.push_str(&a);
+            }
+            m
+        }
+        _ => {
+            // clap's own sentence, without its `error: ` and usage lines.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid command line");
+            first.strip_prefix("error: ").unwrap_or(first).to_owned()
+        }
+    };
+    crate::error::Error::CommandLine { message, hint }
+}
+
 /// The clap command tree (for completions, man pages and tests).
 pub fn command() -> clap::Command {
     Cli::command()

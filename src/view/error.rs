@@ -13,7 +13,11 @@ pub fn human(e: &Error) -> String {
         // Byte-compatible with the official CLI.
         return format!("{e}\n\n");
     }
-    let mut s = format!("{}: {e}\n", e.name());
+    let mut s = if e.is_unnamed() {
+        format!("{e}\n")
+    } else {
+        format!("{}: {e}\n", e.name())
+    };
     if let Some((key, items)) = e.list() {
         s.push_str(match key {
             "behind" => "still behind:\n",
@@ -73,7 +77,7 @@ pub fn item_json(e: &Error) -> Value {
 /// one document); "Login required" is text on stderr, as the official CLI prints it even with
 /// `--json`. Without `--json`, the text on stderr.
 pub fn print(p: &Printer, e: &Error) {
-    if !p.json || e.is_login_required() {
+    if !p.json_errors || e.is_login_required() {
         p.err(&human(e));
     } else if p.wrote_json() {
         // One line, among the progress lines.

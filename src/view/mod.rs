@@ -26,6 +26,9 @@ pub struct Printer {
     err: RefCell<Box<dyn Write>>,
     /// `--json`: data as JSON on stdout.
     pub json: bool,
+    /// Errors as JSON on stdout: `--json`, or `BALENA_CONTENT_TYPE=json` (as the official
+    /// CLI, which then still prints data as text).
+    pub json_errors: bool,
     /// Draw a progress bar on stderr (a terminal, and no `--debug` lines to interleave).
     pub progress_bar: bool,
     /// A JSON document went to stdout (so an error after it goes to stderr: stdout holds one
@@ -56,10 +59,12 @@ impl Write for Buffer {
 impl Printer {
     /// The process's stdout and stderr.
     pub fn stdio(json: bool, debug: bool) -> Printer {
+        let content_type_json = std::env::var("BALENA_CONTENT_TYPE").is_ok_and(|v| v == "json");
         Printer {
             out: RefCell::new(Box::new(std::io::stdout())),
             err: RefCell::new(Box::new(std::io::stderr())),
             json,
+            json_errors: json || content_type_json,
             progress_bar: std::io::stderr().is_terminal() && !debug,
             json_written: Cell::new(false),
         }
@@ -72,6 +77,7 @@ impl Printer {
             out: RefCell::new(Box::new(out.clone())),
             err: RefCell::new(Box::new(err.clone())),
             json,
+            json_errors: json,
             progress_bar: false,
             json_written: Cell::new(false),
         };
