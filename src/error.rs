@@ -175,9 +175,9 @@ pub fn usage(message: &str, example: &str) -> Error {
 
 impl Error {
     /// Whether the human form has no `<Name>: ` before the message (as the official CLI
-    /// prints command-line errors).
+    /// prints command-line errors and a rejected login).
     pub fn is_unnamed(&self) -> bool {
-        matches!(self, Error::CommandLine { .. })
+        matches!(self, Error::CommandLine { .. } | Error::TokenRejected)
     }
 
     /// Whether this is the official CLI's "Login required" error, printed byte-compatibly.

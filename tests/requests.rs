@@ -131,7 +131,11 @@ fn fleet_pin_without_release_shows_the_policy() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        format!("This fleet is tracking the latest release (currently {C1}).\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list myorg/myfleet`.\n")
+        format!("This fleet is currently pinned to {C1}. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list myorg/myfleet`.\n")
+    );
+    assert_eq!(
+        out.stderr,
+        "This fleet tracks the latest release (currently aaaaaaa (0.0.1)): it is not pinned.\n"
     );
     assert_eq!(api.lines(), vec![format!("GET {get}")]);
 }
@@ -162,8 +166,43 @@ fn fleet_pin_failed_release_is_refused_without_patch() {
 #[test]
 fn fleet_pin_ambiguous_release_lists_candidates() {
     let api = Api::start();
-    let get = fleet_pin_get("5002");
-    let get = get.replace(
+    // No release has id 500: the digits are a commit prefix of two releases.
+    let get = fleet_pin_get("500").replace(
+        "$filter=startswith(commit,%27500%27)",
+        "$filter=(startswith(commit,%27500%27))%20or%20(id%20eq%20500)",
+    );
+    api.on(
+        "GET",
+        &get,
+        200,
+        &fleet_row(
+            false,
+            &target1(),
+            &[
+                rel(5002, "500aaaa", "0.0.2", "success"),
+                rel(7, "500abcd", "0.0.7", "success"),
+            ],
+        ),
+    );
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&["fleet", "pin", "myorg/myfleet", "500"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("BalenaAmbiguousRelease: Release is ambiguous: There are multiple releases matching the release hash '500'\ncandidates:\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(out
+        .stderr
+        .contains("id 7, commit 500abcd, version 0.0.7, status success"));
+    assert_eq!(api.lines().len(), 1);
+}
+
+#[test]
+fn an_all_digit_release_argument_is_the_id_when_one_exists() {
+    let api = Api::start();
+    let get = fleet_pin_get("5002").replace(
         "$filter=startswith(commit,%275002%27)",
         "$filter=(startswith(commit,%275002%27))%20or%20(id%20eq%205002)",
     );
@@ -180,19 +219,17 @@ fn fleet_pin_ambiguous_release_lists_candidates() {
             ],
         ),
     );
+    api.on("PATCH", "/v7/application(1001)", 200, "");
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "pin", "myorg/myfleet", "5002"]);
-    assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .starts_with("BalenaAmbiguousRelease: Release is ambiguous: There are multiple releases matching the release hash '5002'\ncandidates:\n"),
-        "{}",
-        out.stderr
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        api.lines(),
+        vec![
+            format!("GET {get}"),
+            "PATCH /v7/application(1001) {\"should_be_running__release\":5002,\"should_track_latest_release\":false}".to_owned()
+        ]
     );
-    assert!(out
-        .stderr
-        .contains("id 7, commit 5002abcd, version 0.0.7, status success"));
-    assert_eq!(api.lines().len(), 1);
 }
 
 #[test]
@@ -273,12 +310,13 @@ fn fleet_identifier_forms_use_one_filter() {
     let api = Api::start();
     let base = "/v7/application?$filter=";
     let exp =
-        "&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
-    let by_name = format!("{base}(app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)){exp}");
-    let by_id = format!("{base}((app_name%20eq%20%271001%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)))%20or%20(id%20eq%201001){exp}");
-    let row = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#;
+        "&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
+    let by_name = format!("{base}(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20((app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201))){exp}");
+    let by_id = format!("{base}(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(((app_name%20eq%20%271001%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)))%20or%20(id%20eq%201001)){exp}");
+    let row = r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":0}]}"#;
     api.on("GET", &by_name, 200, row);
     api.on("GET", &by_id, 200, row);
+    fleet_counts(&api);
     let env = TestEnv::logged_in(&api);
     // The official rows, then the release-policy rows.
     let want = "== myfleet\nID:          1001\nDEVICE TYPE: raspberrypi4-64\nSLUG:        myorg/myfleet\n\nRELEASE POLICY:   Tracking latest\nTARGET RELEASE:   N/a\nDEVICES:          0\nPINNED DEVICES:   0\nTRACKING DEVICES: 0\nBEHIND DEVICES:   0\n";
@@ -286,16 +324,22 @@ fn fleet_identifier_forms_use_one_filter() {
     assert_eq!((out.code, out.stdout.as_str()), (0, want), "{}", out.stderr);
     let out = env.run(&["fleet", "1001"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, want), "{}", out.stderr);
-    assert_eq!(
-        api.lines(),
-        vec![format!("GET {by_name}"), format!("GET {by_id}")]
-    );
+    let lines = api.lines();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(lines[0], format!("GET {by_name}"));
+    assert_eq!(lines[3], format!("GET {by_id}"));
+}
+
+/// The two `$count`s of `fleet <fleet>` (fleet 1001): none pinned, none behind.
+fn fleet_counts(api: &Api) {
+    api.on("GET", "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20(is_pinned_on__release%20ne%20null)", 200, r#"{"d":0}"#);
+    api.on("GET", "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20((should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release))", 200, r#"{"d":0}"#);
 }
 
 #[test]
 fn ambiguous_fleet_lists_candidates() {
     let api = Api::start();
-    let get = "/v7/application?$filter=(app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201))&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+    let get = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20((app_name%20eq%20%27MyFleet%27)%20and%20(is_directly_accessible_by__user/any(dau:1%20eq%201)))&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
     api.on(
         "GET",
         get,
@@ -314,7 +358,7 @@ fn ambiguous_fleet_lists_candidates() {
 #[test]
 fn fleet_not_found_confirms_the_session_first() {
     let api = Api::start();
-    let get = "/v7/application?$filter=slug%20eq%20%27nope%2Fnope%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+    let get = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27nope%2Fnope%27)&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
     api.on("GET", get, 200, r#"{"d":[]}"#);
     api.on(
         "GET",
@@ -340,7 +384,7 @@ fn fleet_not_found_confirms_the_session_first() {
 #[test]
 fn guest_trap_unknown_token_is_login_required() {
     let api = Api::start();
-    let get = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+    let get = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
     api.on("GET", get, 200, r#"{"d":[]}"#);
     api.on("GET", "/actor/v1/whoami", 401, "");
     let env = TestEnv::logged_in(&api);
@@ -525,7 +569,7 @@ fn device_pin_is_one_get_and_one_patch() {
     assert_eq!(v["device"]["uuid"], DEV);
     assert_eq!(
         out.stderr,
-        "Pinned device abcdef0 to release bbbbbbb (0.0.2).\n"
+        format!("Pinned device {DEV} to release bbbbbbb (0.0.2).\n")
     );
 }
 
@@ -557,7 +601,11 @@ fn device_pin_without_release_shows_the_policy() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        format!("This device is tracking its fleet (currently {C1}).\n\nTo see a list of all releases this device can be pinned to, run `balena release list myorg/myfleet`.\n")
+        "This device is not currently pinned to any release. \n\nTo see a list of all releases this device can be pinned to, run `balena release list myorg/myfleet`.\n"
+    );
+    assert_eq!(
+        out.stderr,
+        "This device tracks its fleet (currently aaaaaaa (0.0.1)).\n"
     );
 }
 
@@ -580,7 +628,7 @@ fn device_track_fleet_is_one_get_and_one_patch() {
     );
     assert_eq!(
         out.stderr,
-        "Device abcdef0 now tracks its fleet myorg/myfleet (currently aaaaaaa (0.0.1)).\n"
+        format!("Device {DEV} now tracks its fleet myorg/myfleet (currently aaaaaaa (0.0.1)).\n")
     );
 }
 
@@ -858,7 +906,7 @@ fn login_with_a_bad_token_leaves_the_file_untouched() {
     assert_eq!(out.code, 3);
     assert!(
         out.stderr
-            .starts_with("BalenaTokenAuthenticationFailed: Token authentication failed\nhint: "),
+            .starts_with("Token authentication failed\nhint: "),
         "{}",
         out.stderr
     );

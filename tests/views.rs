@@ -11,7 +11,7 @@ const C1: &str = "aaaaaaa1111111111111111111111111";
 const C2: &str = "bbbbbbb2222222222222222222222222";
 
 const DEV_SELECT: &str =
-    "$select=id,uuid,device_name,overall_status,is_online,supervisor_version,os_version";
+    "$select=id,uuid,device_name,status,is_online,supervisor_version,os_version";
 const DEV_EXPAND: &str = "$expand=is_of__device_type($select=slug),is_running__release($select=id,commit,raw_version),should_be_running__release($select=id,commit,raw_version),is_pinned_on__release($select=id)";
 
 /// `device list --fleet myorg/myfleet` with `filter` (already encoded, or empty).
@@ -22,7 +22,7 @@ fn fleet_list_get(filter: &str) -> String {
         format!(";$filter={filter}")
     };
     format!(
-        "/v7/application?$select=id,slug&$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=owns__device({DEV_SELECT}{f};{DEV_EXPAND};$orderby=device_name%20asc)"
+        "/v7/application?$select=id,slug&$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=owns__device({DEV_SELECT}{f};{DEV_EXPAND};$orderby=device_name%20asc)"
     )
 }
 
@@ -43,7 +43,7 @@ fn dev(id: i64, name: &str, running: Option<i64>, target: Option<i64>, pin: Opti
         None => "[]".to_owned(),
     };
     format!(
-        r#"{{"id":{id},"uuid":"{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa","device_name":"{name}","overall_status":"idle","is_online":true,"supervisor_version":"16.0.0","os_version":"balenaOS 5.0.0","is_of__device_type":[{{"slug":"raspberrypi4-64"}}],"is_running__release":{},"should_be_running__release":{},"is_pinned_on__release":{pin}}}"#,
+        r#"{{"id":{id},"uuid":"{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa","device_name":"{name}","status":"idle","is_online":true,"supervisor_version":"16.0.0","os_version":"balenaOS 5.0.0","is_of__device_type":[{{"slug":"raspberrypi4-64"}}],"is_running__release":{},"should_be_running__release":{},"is_pinned_on__release":{pin}}}"#,
         r(running),
         r(target)
     )
@@ -82,10 +82,10 @@ fn device_list_of_a_fleet_adds_the_release_columns_in_one_request() {
     assert_eq!(
         out.stdout,
         format!(
-            "ID   UUID                             DEVICE NAME DEVICE TYPE     FLEET         STATUS IS ONLINE SUPERVISOR VERSION OS VERSION     DASHBOARD URL{pad} RUNNING RELEASE TARGET RELEASE           RELEASE POLICY
-3001 3001aaaaaaaaaaaaaaaaaaaaaaaaaaaa canary-1    raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) bbbbbbb (0.0.2) (pinned) Pinned
-3002 3002aaaaaaaaaaaaaaaaaaaaaaaaaaaa prod-1      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) aaaaaaa (0.0.1)          Tracking fleet
-3003 3003aaaaaaaaaaaaaaaaaaaaaaaaaaaa prod-2      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} N/a             aaaaaaa (0.0.1)          Tracking fleet
+            "ID   UUID    DEVICE NAME DEVICE TYPE     FLEET         STATUS IS ONLINE SUPERVISOR VERSION OS VERSION     DASHBOARD URL{pad} RUNNING RELEASE TARGET RELEASE           RELEASE POLICY
+3001 3001aaa canary-1    raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) bbbbbbb (0.0.2) (pinned) Pinned
+3002 3002aaa prod-1      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} aaaaaaa (0.0.1) aaaaaaa (0.0.1)          Tracking fleet
+3003 3003aaa prod-2      raspberrypi4-64 myorg/myfleet idle   true      16.0.0             balenaOS 5.0.0 {} N/a             aaaaaaa (0.0.1)          Tracking fleet
 ",
             dash(3001),
             dash(3002),
@@ -129,10 +129,20 @@ fn device_list_filters_are_one_server_side_filter() {
         "/v7/device?{DEV_SELECT}&$filter=is_pinned_on__release%20eq%20null&{DEV_EXPAND},belongs_to__application($select=slug)&$orderby=device_name%20asc"
     );
     api.on("GET", &get, 200, r#"{"d":[]}"#);
+    api.on(
+        "GET",
+        "/actor/v1/whoami",
+        200,
+        r#"{"id":1,"actorType":"user","username":"u"}"#,
+    );
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--tracking"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
-    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    // No device: the session is confirmed (a rejected token reads as a guest).
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {get}"), "GET /actor/v1/whoami".to_owned()]
+    );
     assert_eq!(
         out.stdout,
         "ID UUID DEVICE NAME DEVICE TYPE FLEET STATUS IS ONLINE SUPERVISOR VERSION OS VERSION DASHBOARD URL RUNNING RELEASE TARGET RELEASE RELEASE POLICY\n"
@@ -179,32 +189,74 @@ fn device_list_json_has_the_api_fields_and_the_policy() {
     assert_eq!(v[1]["is_pinned_on__release"], json!([]));
     assert_eq!(v[2]["is_running__release"], json!([]));
     assert_eq!(v[2]["behind"], true);
+    // The official keys in the official order, then ours.
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "uuid",
+            "device_name",
+            "status",
+            "is_online",
+            "supervisor_version",
+            "os_version",
+            "dashboard_url",
+            "fleet",
+            "device_type",
+            "is_running__release",
+            "should_be_running__release",
+            "is_pinned_on__release",
+            "release_policy",
+            "behind"
+        ]
+    );
     assert_eq!(api.lines().len(), 1);
 }
 
-const FLEET_POLICY_GET: &str = "/v7/application?$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device($select=id,is_pinned_on__release,is_running__release,should_be_running__release)";
+const FLEET_POLICY_GET: &str = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";
+const PINNED_COUNT: &str = "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20(is_pinned_on__release%20ne%20null)";
+const BEHIND_COUNT: &str = "/v7/device/$count?$filter=(belongs_to__application%20eq%201001)%20and%20((should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release))";
 
-fn fleet_policy_row(tracking: bool) -> String {
-    // Unexpanded navigations read as {"__id":N} or null.
-    format!(
-        r#"{{"d":[{{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":{tracking},"is_for__device_type":[{{"slug":"raspberrypi4-64"}}],"should_be_running__release":{},"owns__device":[
-            {{"id":3001,"is_pinned_on__release":{{"__id":5002}},"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5002}}}},
-            {{"id":3002,"is_pinned_on__release":null,"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5001}}}},
-            {{"id":3003,"is_pinned_on__release":null,"is_running__release":null,"should_be_running__release":{{"__id":5001}}}},
-            {{"id":3004,"is_pinned_on__release":{{"__id":5001}},"is_running__release":{{"__id":5001}},"should_be_running__release":{{"__id":5001}}}}
-        ]}}]}}"#,
-        rel(5001, C1, "0.0.1")
-    )
+/// The fleet with its device count (4, or 0 without a target), and the two counts.
+fn fleet_policy(api: &Api, tracking: bool, with_target: bool) {
+    let (target, total, pinned, behind) = if with_target {
+        (rel(5001, C1, "0.0.1"), 4, 2, 2)
+    } else {
+        ("[]".to_owned(), 0, 0, 0)
+    };
+    api.on(
+        "GET",
+        FLEET_POLICY_GET,
+        200,
+        &format!(
+            r#"{{"d":[{{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":{tracking},"is_for__device_type":[{{"slug":"raspberrypi4-64"}}],"should_be_running__release":{target},"owns__device":{total}}}]}}"#
+        ),
+    );
+    api.on("GET", PINNED_COUNT, 200, &format!(r#"{{"d":{pinned}}}"#));
+    api.on("GET", BEHIND_COUNT, 200, &format!(r#"{{"d":{behind}}}"#));
+}
+
+/// The requests of one `fleet <fleet>`: the fleet, then the two counts (in either order).
+fn fleet_policy_requests(lines: &[String]) {
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], format!("GET {FLEET_POLICY_GET}"));
+    let mut counts = [lines[1].clone(), lines[2].clone()];
+    counts.sort();
+    assert_eq!(
+        counts,
+        [format!("GET {BEHIND_COUNT}"), format!("GET {PINNED_COUNT}")]
+    );
 }
 
 #[test]
-fn fleet_show_policy_rows_follow_the_official_ones_in_one_request() {
+fn fleet_show_policy_rows_follow_the_official_ones_counted_on_the_server() {
     let api = Api::start();
-    api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(false));
+    fleet_policy(&api, false, true);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
-    assert_eq!(api.lines(), vec![format!("GET {FLEET_POLICY_GET}")]);
+    fleet_policy_requests(&api.lines());
     assert_eq!(
         out.stdout,
         format!(
@@ -225,7 +277,7 @@ BEHIND DEVICES:   2
     );
 
     let api = Api::start();
-    api.on("GET", FLEET_POLICY_GET, 200, &fleet_policy_row(true));
+    fleet_policy(&api, true, true);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -244,18 +296,13 @@ BEHIND DEVICES:   2
     assert!(out
         .stdout
         .starts_with("{\n  \"id\": 1001,\n  \"app_name\": \"myfleet\",\n  \"slug\""));
-    assert_eq!(api.lines().len(), 1);
+    fleet_policy_requests(&api.lines());
 }
 
 #[test]
 fn fleet_show_without_target_or_devices() {
     let api = Api::start();
-    api.on(
-        "GET",
-        FLEET_POLICY_GET,
-        200,
-        r#"{"d":[{"id":1001,"app_name":"myfleet","slug":"myorg/myfleet","should_track_latest_release":true,"is_for__device_type":[{"slug":"raspberrypi4-64"}],"should_be_running__release":[],"owns__device":[]}]}"#,
-    );
+    fleet_policy(&api, true, false);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["fleet", "myorg/myfleet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

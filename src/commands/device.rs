@@ -315,7 +315,12 @@ pub async fn list(ctx: &Context<'_>, args: &DeviceListArgs) -> Result<(), Error>
         None => {
             ctx.api.require_token()?;
             let q = dev_q.expand("belongs_to__application", Query::new().select(&["slug"]));
-            (ctx.api.get(&odata::path("device", &q)).await?, None)
+            let rows: Vec<Value> = ctx.api.get(&odata::path("device", &q)).await?;
+            if rows.is_empty() {
+                // The guest trap: a rejected token reads as a guest with no devices.
+                ctx.api.confirm_session().await?;
+            }
+            (rows, None)
         }
     };
     let mut items = Vec::with_capacity(rows.len());

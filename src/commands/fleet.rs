@@ -74,7 +74,7 @@ pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `balena fleet list`: 1 request.
+/// `balena fleet list`: 1 request (2 when there is no fleet: the session is confirmed).
 pub async fn list(ctx: &Context<'_>) -> Result<(), Error> {
     ctx.api.require_token()?;
     let q = Query::new()
@@ -84,6 +84,10 @@ pub async fn list(ctx: &Context<'_>) -> Result<(), Error> {
         .expand("owns__device", Query::new().select(&["is_online"]))
         .orderby("app_name asc");
     let rows: Vec<Value> = ctx.api.get(&odata::path("application", &q)).await?;
+    if rows.is_empty() {
+        // The guest trap: a rejected token reads as a guest with no fleets.
+        ctx.api.confirm_session().await?;
+    }
     let field = |r: &Value, k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     let items: Vec<ListItem> = rows
         .iter()
@@ -122,7 +126,7 @@ pub async fn pin(
 ) -> Result<(), Error> {
     let Some(rel_arg) = release else {
         let app: Application = find::fleet(&ctx.api, arg, policy_query()).await?;
-        view::fleet::policy(ctx.printer, &app);
+        view::fleet::policy(ctx.printer, &app, arg.trim());
         return Ok(());
     };
     let sel = selector(rel_arg)?;

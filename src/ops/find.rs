@@ -110,10 +110,13 @@ pub async fn device<T: DeserializeOwned + Keyed + DeviceCandidate>(
     q: Query,
 ) -> Result<T, Error> {
     if arg.trim().is_empty() {
-        return Err(usage(
-            "the device uuid must not be empty",
-            "balena device <uuid>",
-        ));
+        // The official CLI's words for it.
+        return Err(Error::Usage {
+            message: format!(
+                "Invalid parameter: {arg} is not a valid value for parameter 'uuidOrId'"
+            ),
+            hint: "Usage: balena device <uuid> (see --help)".into(),
+        });
     }
     match api.find_device(arg, q).await? {
         Found::One(d) => Ok(d),

@@ -158,8 +158,9 @@ pub fn fleet_ref(app: &Application) -> Value {
     json!({"id": app.id, "slug": app.slug})
 }
 
-/// `fleet pin <fleet>` without a release: the current policy.
-pub fn policy(p: &Printer, app: &Application) {
+/// `fleet pin <fleet>` without a release: the current policy. `arg` is the fleet as the
+/// command line named it (the official sentence repeats it).
+pub fn policy(p: &Printer, app: &Application, arg: &str) {
     let policy = FleetPolicy::of(app);
     if p.json {
         p.json_pretty(&super::merged(fleet_ref(app), &policy));
@@ -171,8 +172,7 @@ pub fn policy(p: &Printer, app: &Application) {
         None => "This fleet is not currently pinned to any release. ".to_owned(),
     };
     p.out(&format!(
-        "{first}\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list {}`.\n",
-        app.slug
+        "{first}\n\nTo see a list of all releases this fleet can be pinned to, run `balena release list {arg}`.\n"
     ));
     // What the official sentence leaves out, on stderr.
     if let FleetPolicy::TracksLatest(t) = &policy {
@@ -234,13 +234,13 @@ mod tests {
             ..Application::default()
         };
         let (p, out, _) = Printer::buffered(false);
-        policy(&p, &app);
+        policy(&p, &app, "o/f");
         assert_eq!(
             out.text(),
             "This fleet is currently pinned to a1b2c3d4e5. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list o/f`.\n"
         );
         let (p, out, _) = Printer::buffered(true);
-        policy(&p, &app);
+        policy(&p, &app, "o/f");
         assert_eq!(
             serde_json::from_str::<Value>(&out.text()).unwrap(),
             json!({"id": 7, "slug": "o/f", "tracking_latest": false,

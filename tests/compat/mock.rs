@@ -43,6 +43,9 @@ const NOT_REPLAYABLE: &[(Match, &str)] = &[
     (Match::Scenario("pine400msg"), "the mock answered a 400 with a message to a valid request"),
     (Match::Run("fleet-show-name"), "the mock matched `app_name eq 'MyFleet'` case-insensitively; the real server (and sandbox) do not"),
     (Match::Run("rel-list-name"), "the mock matched `app_name eq 'MyFleet'` case-insensitively; the real server (and sandbox) do not"),
+    (Match::Run("rel-show-json"), "the mock wrote the release's keys in its own order; the real server (S-rel-json) and the sandbox put release_tag first"),
+    (Match::Run("rel-show-5001-json"), "the mock wrote the release's keys in its own order; the real server (S-rel-json) and the sandbox put release_tag first"),
+    (Match::Run("rel-list-json"), "the mock wrote the releases' keys in its own order; the real server (S-rel-json) and the sandbox put release_tag first"),
     (Match::Run("dev-show-json"), "the mock's should_be_running__release (5001) contradicts its own pin (5002); a real server answers 5002"),
     (Match::Run("dev-show-full-json"), "the mock's should_be_running__release (5001) contradicts its own pin (5002); a real server answers 5002"),
 ];

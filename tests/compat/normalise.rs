@@ -57,6 +57,10 @@ const COLUMNS: &[&str] = &[
     "SLUG",
     "DEVICE COUNT",
     "ONLINE DEVICES",
+    // Ours, after the official columns (see differences.rs).
+    "RUNNING RELEASE",
+    "TARGET RELEASE",
+    "RELEASE POLICY",
 ];
 
 impl Normaliser {

@@ -107,7 +107,8 @@ fn fleet_pin_without_release_shows_the_policy() {
     out.ok();
     assert_eq!(
         out.stdout,
-        format!("This fleet is currently pinned to {C111}. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list acme/backyard`.\n")
+        // The fleet as the command line named it, as the official sentence repeats it.
+        format!("This fleet is currently pinned to {C111}. \n\nTo see a list of all releases this fleet can be pinned to, run `balena release list backyard`.\n")
     );
     // What the official sentence leaves out, on stderr.
     assert_eq!(
