@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod progress;
 pub mod release;
 pub mod table;
+pub mod yaml;
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
