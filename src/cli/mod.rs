@@ -98,6 +98,7 @@ The token is checked with GET /actor/v1/whoami before it is saved to
         after_help = "\
 Examples:
   balena device 7cf02a6
+  balena device 7cf02a6 --view                  open the dashboard page (or print its URL)
   balena device list --fleet myorg/myfleet
   balena device list --fleet myorg/myfleet --behind
   balena device pin 7cf02a6 a1b2c3d
@@ -128,6 +129,22 @@ Examples:
     )]
     Releases(ReleasesArgs),
 
+    /// Show the help of balena, or of a command
+    #[command(after_help = "\
+Examples:
+  balena help
+  balena help fleet
+  balena help device pin")]
+    Help(HelpArgs),
+
+    /// Print the version of this CLI
+    #[command(after_help = "\
+Examples:
+  balena version
+  balena version --all
+  balena version --json")]
+    Version(VersionArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -154,6 +171,10 @@ pub struct FleetArgs {
     /// The fleet to show: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
+    /// Open the fleet's dashboard page in the browser (print its URL when there is no
+    /// browser to open)
+    #[arg(long)]
+    pub view: bool,
 }
 
 const FLEET_AFTER_HELP: &str = "\
@@ -172,6 +193,7 @@ pinned, tracking, behind}).
 Examples:
   balena fleet myorg/myfleet                   official rows, then policy and counts
   balena fleet MyFleet --json
+  balena fleet myorg/myfleet --view            open the dashboard page (or print its URL)
   balena fleet list
   balena fleet pin myorg/myfleet a1b2c3d
   balena fleet pin myorg/myfleet latest --dry-run
@@ -323,6 +345,10 @@ pub struct DeviceArgs {
     /// The device to show: full uuid or unique prefix
     #[arg(value_name = "UUID")]
     pub uuid: Option<String>,
+    /// Open the device's dashboard page in the browser (print its URL when there is no
+    /// browser to open)
+    #[arg(long)]
+    pub view: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -466,6 +492,10 @@ pub struct ReleaseArgs {
     /// The release to show: full commit, commit prefix, id or version
     #[arg(value_name = "COMMIT_OR_ID", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
+    /// Print the release's composition (its docker-compose content) as YAML, as the
+    /// official CLI does
+    #[arg(short = 'c', long)]
+    pub composition: bool,
 }
 
 const RELEASE_AFTER_HELP: &str = "\
@@ -482,6 +512,7 @@ most 20 items).
 Examples:
   balena release a1b2c3d                       official rows, then its fleets and devices
   balena release 123456 --json
+  balena release a1b2c3d --composition         the composition, as YAML
   balena release list myorg/myfleet";
 
 #[derive(Debug, Subcommand)]
@@ -508,6 +539,23 @@ pub struct ReleasesArgs {
     /// The fleet: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// The command, e.g. `fleet` or `device pin` (omit for the list of commands)
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Also print the versions of the components (one line each, as the official CLI)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Same as --json (the official `version -j`)
+    #[arg(short = 'j', hide = true)]
+    pub json_short: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@
 //!
 //! A closed pipe (EPIPE) is ignored, so `balena release list x | head -1` is quiet.
 
+pub mod about;
 pub mod account;
+pub mod browser;
 pub mod debug;
 pub mod device;
 pub mod error;
@@ -29,6 +31,8 @@ pub struct Printer {
     pub json: bool,
     /// Draw a progress bar on stderr (a terminal, and no `--debug` lines to interleave).
     pub progress_bar: bool,
+    /// stdout is a terminal (`--view` opens a browser only then).
+    pub out_is_terminal: bool,
 }
 
 /// A buffer a [`Printer`] writes into (tests read it back).
@@ -59,6 +63,7 @@ impl Printer {
             err: RefCell::new(Box::new(std::io::stderr())),
             json,
             progress_bar: std::io::stderr().is_terminal() && !debug,
+            out_is_terminal: std::io::stdout().is_terminal(),
         }
     }
 
@@ -70,6 +75,7 @@ impl Printer {
             err: RefCell::new(Box::new(err.clone())),
             json,
             progress_bar: false,
+            out_is_terminal: false,
         };
         (p, out, err)
     }
