@@ -67,3 +67,64 @@ fn device_view_is_one_lookup() {
     );
     assert_eq!(api.lines(), vec![format!("GET {get}")]);
 }
+
+const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6Mn0.c2lnbmF0dXJl";
+
+#[test]
+fn login_with_credentials_posts_login_then_checks_the_session() {
+    let api = Api::start();
+    api.on("POST", "/login_", 200, JWT);
+    api.on(
+        "GET",
+        "/actor/v1/whoami",
+        200,
+        r#"{"id":1,"actorType":"user","actorTypeId":2,"username":"gh_user","email":"testuser@test.com"}"#,
+    );
+    let env = TestEnv::new(&api.url());
+    let out = env.run(&[
+        "login",
+        "--credentials",
+        "--email",
+        "testuser@test.com",
+        "--password",
+        "s3cr\"et",
+    ]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert!(out.stdout.contains("Successfully logged in as: gh_user"));
+    // The SDK's auth.authenticate body, as JSON, without credentials; then whoami with
+    // the session token.
+    assert_eq!(
+        api.lines(),
+        vec![
+            r#"POST /login_ {"username":"testuser@test.com","password":"s3cr\"et"}"#.to_owned(),
+            "GET /actor/v1/whoami".to_owned(),
+        ]
+    );
+    let reqs = api.requests();
+    assert_eq!(reqs[0].authorization, None);
+    assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        reqs[1].authorization.as_deref(),
+        Some(&*format!("Bearer {JWT}"))
+    );
+    assert_eq!(std::fs::read_to_string(env.token_path()).unwrap(), JWT);
+}
+
+#[test]
+fn a_refused_login_is_sent_once_and_saves_nothing() {
+    let api = Api::start();
+    api.on("POST", "/login_", 401, "");
+    let env = TestEnv::new(&api.url());
+    let out = env.run(&["login", "-e", "a@b.c", "-p", "nope"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Invalid login credentials"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        api.lines(),
+        vec![r#"POST /login_ {"username":"a@b.c","password":"nope"}"#.to_owned()]
+    );
+    assert!(!env.token_path().exists());
+}

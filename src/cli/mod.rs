@@ -63,14 +63,21 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Log in with a session token or API key (checked with the server before it is saved)
+    /// Log in with a session token or API key, or with your email and password (checked
+    /// with the server before anything is saved)
     #[command(after_help = "\
 Examples:
   balena login --token <token>
   balena login -t <token>
+  balena login                                   prompt for the token (hidden input)
+  balena login --credentials                     prompt for email and password
+  balena login --credentials --email johndoe@example.com --password secret
 
 The token is checked with GET /actor/v1/whoami before it is saved to
-<dataDirectory>/token (mode 0600). A rejected token exits 3 and leaves the file as it was.")]
+<dataDirectory>/token (mode 0600). Credentials are sent to POST /login_, which answers a
+session token; it is checked and saved the same way. A rejected token or password exits 3
+and leaves the file as it was. Without a terminal on stdin nothing is prompted for: pass
+--token, or --email and --password (exit 2 otherwise).")]
     Login(LoginArgs),
 
     /// Log out: remove the saved token
@@ -162,6 +169,24 @@ pub struct LoginArgs {
     /// The token, as the official CLI takes it (`balena login TOKEN -t`)
     #[arg(value_name = "TOKEN", hide = true)]
     pub token_arg: Option<String>,
+    /// Log in with email and password (prompted for unless given with --email and
+    /// --password)
+    #[arg(short = 'c', long, conflicts_with = "token")]
+    pub credentials: bool,
+    /// The email (or username) for --credentials
+    #[arg(
+        short = 'e',
+        long,
+        visible_alias = "user",
+        short_alias = 'u',
+        value_name = "EMAIL",
+        conflicts_with = "token"
+    )]
+    pub email: Option<String>,
+    /// The password for --credentials (prefer the prompt: a command line is visible to
+    /// other users of the machine)
+    #[arg(short = 'p', long, value_name = "PASSWORD", conflicts_with = "token")]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,7 @@ pub fn build_client(settings: &Settings, token: Option<String>) -> Result<Client
 
 pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
     match cmd {
-        Command::Login(a) => account::login(ctx, a.token, a.token_arg).await,
+        Command::Login(a) => account::login(ctx, &a).await,
         Command::Logout => account::logout(ctx),
         Command::Whoami => account::whoami(ctx).await,
         Command::Fleet(a) => match (a.command, a.fleet) {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fleet;
 pub mod mutation;
 pub mod progress;
+pub mod prompt;
 pub mod release;
 pub mod table;
 pub mod yaml;
