@@ -28,19 +28,28 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with a session token or API key (checked with the server before it is saved)')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in with a session token or API key, or with your email and password (checked with the server before anything is saved)')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Log out: remove the saved token')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are logged in as')
             [CompletionResult]::new('fleet', 'fleet', [CompletionResultType]::ParameterValue, 'Show a fleet, list fleets, or manage a fleet''s release policy')
             [CompletionResult]::new('device', 'device', [CompletionResultType]::ParameterValue, 'Show a device, list devices, or manage a device''s release policy')
             [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Show a release, or list the releases of a fleet')
             [CompletionResult]::new('releases', 'releases', [CompletionResultType]::ParameterValue, 'List the releases of a fleet (same as `release list`)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Show the help of balena, or of a command')
+            [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the version of this CLI')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             break
         }
         'balena;login' {
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'The session token or API key (`-t TOKEN`, or `-t` followed by the token)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The session token or API key (`-t TOKEN`, or `-t` followed by the token)')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'The email (or username) for --credentials')
+            [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'The email (or username) for --credentials')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The email (or username) for --credentials')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'The password for --credentials (prefer the prompt: a command line is visible to other users of the machine)')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The password for --credentials (prefer the prompt: a command line is visible to other users of the machine)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Log in with email and password (prompted for unless given with --email and --password)')
+            [CompletionResult]::new('--credentials', '--credentials', [CompletionResultType]::ParameterName, 'Log in with email and password (prompted for unless given with --email and --password)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -71,6 +80,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;fleet' {
+            [CompletionResult]::new('--view', '--view', [CompletionResultType]::ParameterName, 'Open the fleet''s dashboard page in the browser (print its URL when there is no browser to open)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -134,6 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;device' {
+            [CompletionResult]::new('--view', '--view', [CompletionResultType]::ParameterName, 'Open the device''s dashboard page in the browser (print its URL when there is no browser to open)')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -195,6 +206,8 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             break
         }
         'balena;release' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Print the release''s composition (its docker-compose content) as YAML, as the official CLI does')
+            [CompletionResult]::new('--composition', '--composition', [CompletionResultType]::ParameterName, 'Print the release''s composition (its docker-compose content) as YAML, as the official CLI does')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
@@ -232,6 +245,29 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'balena;help' {
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'balena;version' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Also print the versions of the components (one line each, as the official CLI)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Also print the versions of the components (one line each, as the official CLI)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Same as --json (the official `version -j`)')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break

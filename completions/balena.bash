@@ -25,6 +25,9 @@ _balena() {
             balena,fleet)
                 cmd="balena__subcmd__fleet"
                 ;;
+            balena,help)
+                cmd="balena__subcmd__help"
+                ;;
             balena,login)
                 cmd="balena__subcmd__login"
                 ;;
@@ -36,6 +39,9 @@ _balena() {
                 ;;
             balena,releases)
                 cmd="balena__subcmd__releases"
+                ;;
+            balena,version)
+                cmd="balena__subcmd__version"
                 ;;
             balena,whoami)
                 cmd="balena__subcmd__whoami"
@@ -74,7 +80,7 @@ _balena() {
 
     case "${cmd}" in
         balena)
-            opts="-h -V --debug --json --unsupported --help --version login logout whoami fleet device release releases completion"
+            opts="-h -V --debug --json --unsupported --help --version login logout whoami fleet device release releases help version completion"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -102,7 +108,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__device)
-            opts="-h -V --debug --json --unsupported --help --version list pin track-fleet"
+            opts="-h -V --view --debug --json --unsupported --help --version list pin track-fleet"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -202,7 +208,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet)
-            opts="-h -V --debug --json --unsupported --help --version list pin track-latest rollback"
+            opts="-h -V --view --debug --json --unsupported --help --version list pin track-latest rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,8 +289,22 @@ _balena() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        balena__subcmd__help)
+            opts="-h -V --debug --json --unsupported --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         balena__subcmd__login)
-            opts="-t -h -V --token --debug --json --unsupported --help --version"
+            opts="-t -c -e -p -h -V --token --credentials --user --email --password --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,6 +315,26 @@ _balena() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -320,7 +360,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__release)
-            opts="-h -V --debug --json --unsupported --help --version list"
+            opts="-c -h -V --composition --debug --json --unsupported --help --version list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +404,20 @@ _balena() {
         balena__subcmd__releases__subcmd__list)
             opts="-h -V --debug --json --unsupported --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        balena__subcmd__version)
+            opts="-a -j -h -V --all --debug --json --unsupported --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

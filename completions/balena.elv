@@ -25,18 +25,27 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand login 'Log in with a session token or API key (checked with the server before it is saved)'
+            cand login 'Log in with a session token or API key, or with your email and password (checked with the server before anything is saved)'
             cand logout 'Log out: remove the saved token'
             cand whoami 'Show who you are logged in as'
             cand fleet 'Show a fleet, list fleets, or manage a fleet''s release policy'
             cand device 'Show a device, list devices, or manage a device''s release policy'
             cand release 'Show a release, or list the releases of a fleet'
             cand releases 'List the releases of a fleet (same as `release list`)'
+            cand help 'Show the help of balena, or of a command'
+            cand version 'Print the version of this CLI'
             cand completion 'Print a shell completion script'
         }
         &'balena;login'= {
             cand -t 'The session token or API key (`-t TOKEN`, or `-t` followed by the token)'
             cand --token 'The session token or API key (`-t TOKEN`, or `-t` followed by the token)'
+            cand -e 'The email (or username) for --credentials'
+            cand --email 'The email (or username) for --credentials'
+            cand --user 'The email (or username) for --credentials'
+            cand -p 'The password for --credentials (prefer the prompt: a command line is visible to other users of the machine)'
+            cand --password 'The password for --credentials (prefer the prompt: a command line is visible to other users of the machine)'
+            cand -c 'Log in with email and password (prompted for unless given with --email and --password)'
+            cand --credentials 'Log in with email and password (prompted for unless given with --email and --password)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -64,6 +73,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;fleet'= {
+            cand --view 'Open the fleet''s dashboard page in the browser (print its URL when there is no browser to open)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -122,6 +132,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;device'= {
+            cand --view 'Open the device''s dashboard page in the browser (print its URL when there is no browser to open)'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -179,6 +190,8 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --version 'Print version'
         }
         &'balena;release'= {
+            cand -c 'Print the release''s composition (its docker-compose content) as YAML, as the official CLI does'
+            cand --composition 'Print the release''s composition (its docker-compose content) as YAML, as the official CLI does'
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
@@ -213,6 +226,27 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'balena;help'= {
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'balena;version'= {
+            cand -a 'Also print the versions of the components (one line each, as the official CLI)'
+            cand --all 'Also print the versions of the components (one line each, as the official CLI)'
+            cand -j 'Same as --json (the official `version -j`)'
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
         }

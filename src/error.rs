@@ -120,6 +120,9 @@ pub enum Error {
     },
     #[error("Token authentication failed")]
     TokenRejected,
+    /// `login --credentials`: the server refused the email and password (401).
+    #[error("Invalid login credentials")]
+    InvalidCredentials,
     #[error("{message}")]
     Usage { message: String, hint: String },
     /// `--wait` ran out of time; `behind` names the devices not yet on their target.
@@ -241,6 +244,7 @@ impl Error {
                 "BalenaReleaseNotFound"
             }
             Error::TokenRejected => "BalenaTokenAuthenticationFailed",
+            Error::InvalidCredentials => "BalenaInvalidLoginCredentials",
             Error::Usage { .. } => "BalenaInvalidParameterError",
             Error::WaitTimeout { .. } => "BalenaWaitTimeout",
             Error::PartialFailure { .. } => "BalenaPartialFailure",
@@ -282,7 +286,7 @@ impl Error {
             | Error::DeviceAmbiguous { .. }
             | Error::ReleaseAmbiguous { .. } => ExitCode::Ambiguous,
             Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. } => ExitCode::Refused,
-            Error::TokenRejected => ExitCode::Auth,
+            Error::TokenRejected | Error::InvalidCredentials => ExitCode::Auth,
             Error::Usage { .. } | Error::Stdin { .. } | Error::CommandLine { .. } => {
                 ExitCode::Usage
             }
@@ -330,6 +334,7 @@ impl Error {
             Error::TokenRejected => "Check the token (a session token or an API key from the \
                                      dashboard's preferences); nothing was saved."
                 .into(),
+            Error::InvalidCredentials => "Check the email and password; nothing was saved.".into(),
             Error::Usage { hint, .. } | Error::CommandLine { hint, .. } => hint.clone(),
             Error::WaitTimeout { .. } => "The change was made; the devices listed have not \
                                           reached their target yet. Check them with `balena \
@@ -487,6 +492,7 @@ mod tests {
             ExitCode::Refused
         );
         assert_eq!(code(Error::TokenRejected), ExitCode::Auth);
+        assert_eq!(code(Error::InvalidCredentials), ExitCode::Auth);
         assert_eq!(code(usage("m", "h")), ExitCode::Usage);
         assert_eq!(
             code(Error::WaitTimeout {

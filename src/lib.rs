@@ -60,6 +60,42 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `balena help [command…]`: the `--help` of the root or of the named (sub)command; an
+/// unknown command is a usage error.
+fn help(printer: &Printer, path: &[String]) -> Result<(), Error> {
+    let mut cmd = cli::command();
+    for (i, name) in path.iter().enumerate() {
+        let Some(sub) = cmd
+            .get_subcommands()
+            .find(|s| s.get_name() == name || s.get_all_aliases().any(|a| a == name))
+        else {
+            let known = path[..i].join(" ");
+            return Err(error::usage(
+                &format!("unknown command: {}", path[..=i].join(" ")),
+                &format!(
+                    "balena help {}",
+                    if known.is_empty() {
+                        "<command>".to_owned()
+                    } else {
+                        format!("{known} <command>")
+                    }
+                ),
+            ));
+        };
+        cmd = sub.clone();
+    }
+    // The help exactly as `balena <path…> --help` renders it.
+    let mut argv: Vec<String> = vec!["balena".into()];
+    argv.extend(path.iter().cloned());
+    argv.push("--help".into());
+    let text = match cli::command().try_get_matches_from(argv) {
+        Err(e) => e.render().to_string(),
+        Ok(_) => cmd.render_long_help().to_string(),
+    };
+    view::about::help(printer, &text);
+    Ok(())
+}
+
 /// Sets up the settings, credentials, client and runtime, and runs the command.
 fn run(cli: cli::Cli, printer: &Printer) -> Result<(), Error> {
     if let cli::Command::Completion(c) = &cli.command {
@@ -67,6 +103,15 @@ fn run(cli: cli::Cli, printer: &Printer) -> Result<(), Error> {
         clap_complete::generate(c.shell, &mut cli::command(), "balena", &mut out);
         printer.out(&String::from_utf8_lossy(&out));
         return Ok(());
+    }
+    match &cli.command {
+        cli::Command::Help(h) => return help(printer, &h.command),
+        cli::Command::Version(v) => {
+            let json = cli.global.json || v.json_short;
+            view::about::version(printer, "balena-rs", VERSION, v.all, json);
+            return Ok(());
+        }
+        _ => {}
     }
     let settings = config::Settings::load()?;
     let token = settings.load_token()?;

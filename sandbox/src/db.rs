@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::schema::{Ty, RESOURCES};
 
 /// The current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Built-in device types: (id, slug, name). raspberrypi4-64 has id 11 as on the reference
 /// server.
@@ -69,6 +69,21 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     if version >= SCHEMA_VERSION {
         return Ok(());
     }
+    if version < 1 {
+        migrate_v1(conn)?;
+    }
+    // v2: users' password hashes (bcrypt) and the session tokens `POST /login_` issues.
+    conn.execute_batch(&format!(
+        r#"BEGIN;
+CREATE TABLE IF NOT EXISTS user_password ("user_id" INTEGER PRIMARY KEY, "hash" TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS session ("token" TEXT PRIMARY KEY, "user_id" INTEGER NOT NULL, "expires_at" INTEGER NOT NULL);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;"#
+    ))?;
+    Ok(())
+}
+
+fn migrate_v1(conn: &Connection) -> anyhow::Result<()> {
     let mut ddl = String::from("BEGIN;\n");
     for res in RESOURCES {
         let mut cols = vec!["\"id\" INTEGER PRIMARY KEY".to_string()];
@@ -120,7 +135,7 @@ INSERT INTO t_application_type ("id", "name", "slug") VALUES (1, 'Starter', 'mic
             "INSERT INTO t_device_type (\"id\", \"created_at\", \"modified_at\", \"slug\", \"name\", \"is_private\") VALUES ({id}, '{now}', '{now}', '{slug}', '{name}', 0);\n"
         ));
     }
-    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    ddl.push_str("PRAGMA user_version = 1;\nCOMMIT;");
     conn.execute_batch(&ddl)?;
     Ok(())
 }
@@ -196,14 +211,104 @@ pub fn random_key() -> String {
         .collect()
 }
 
-/// The user an API key belongs to.
+/// The user an API key, or an unexpired session token, belongs to.
 pub fn user_of_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
-        "SELECT \"user_id\" FROM api_key WHERE \"key\" = ?1",
-        [key],
+        "SELECT \"user_id\" FROM api_key WHERE \"key\" = ?1 \
+         UNION ALL SELECT \"user_id\" FROM session WHERE \"token\" = ?1 AND \"expires_at\" > ?2 \
+         LIMIT 1",
+        rusqlite::params![key, chrono::Utc::now().timestamp()],
         |r| r.get(0),
     )
     .optional()
+}
+
+/// The bcrypt cost of stored passwords (open-balena-api's).
+const BCRYPT_COST: u32 = 10;
+
+/// Stores `password` for `user`, salted and hashed with bcrypt.
+pub fn set_password(conn: &Connection, user: i64, password: &str) -> anyhow::Result<()> {
+    let hash = bcrypt::hash(password, BCRYPT_COST)?;
+    conn.execute(
+        "INSERT INTO user_password (\"user_id\", \"hash\") VALUES (?1, ?2) \
+         ON CONFLICT(\"user_id\") DO UPDATE SET \"hash\" = excluded.\"hash\"",
+        rusqlite::params![user, hash],
+    )?;
+    Ok(())
+}
+
+/// The user whose username or email is `login` (case-insensitively) and whose password
+/// is `password`; `None` for an unknown user, a user without a password, or a wrong one.
+pub fn user_of_password(
+    conn: &Connection,
+    login: &str,
+    password: &str,
+) -> rusqlite::Result<Option<i64>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT u.\"id\", p.\"hash\" FROM t_user u JOIN user_password p ON p.\"user_id\" = u.\"id\" \
+             WHERE lower(u.\"username\") = lower(?1) OR lower(u.\"email\") = lower(?1) \
+             ORDER BY u.\"id\" LIMIT 1",
+            [login],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(id, hash)| bcrypt::verify(password, &hash).ok()?.then_some(id)))
+}
+
+/// How long a session token is valid (balenaCloud's JWTs: 7 days).
+pub const SESSION_SECONDS: i64 = 7 * 24 * 3600;
+
+/// A new session token for `user`: JWT-shaped (header, claims, 32 random bytes as its
+/// signature), so clients treat it as a session token; the server only looks it up.
+pub fn new_session(
+    conn: &Connection,
+    user: i64,
+    username: &str,
+    email: Option<&str>,
+) -> rusqlite::Result<String> {
+    use rand::RngCore;
+    let now = chrono::Utc::now();
+    let iat = now.timestamp();
+    let exp = iat + SESSION_SECONDS;
+    let header = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+    let claims = serde_json::json!({
+        "id": user,
+        "username": username,
+        "email": email,
+        "authTime": now.timestamp_millis(),
+        "iat": iat,
+        "exp": exp,
+    });
+    let mut sig = [0u8; 32];
+    rand::rng().fill_bytes(&mut sig);
+    let token = format!(
+        "{}.{}.{}",
+        base64url(header.to_string().as_bytes()),
+        base64url(claims.to_string().as_bytes()),
+        base64url(&sig)
+    );
+    conn.execute(
+        "INSERT INTO session (\"token\", \"user_id\", \"expires_at\") VALUES (?1, ?2, ?3)",
+        rusqlite::params![token, user, exp],
+    )?;
+    Ok(token)
+}
+
+/// Base64url without padding (RFC 4648 §5), as JWTs are written.
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 pub fn add_api_key(

@@ -194,6 +194,8 @@ pub fn dispatch(
         whoami(conn, access, true)
     } else if path == "/user/v1/whoami" && method == Method::GET {
         whoami(conn, access, false)
+    } else if path == "/login_" && method == Method::POST {
+        login(conn, headers, body)
     } else if path == "/api-key/user/full" && method == Method::POST {
         new_user_key(conn, access, body)
     } else if let (Some(uuid), true) = (
@@ -236,6 +238,55 @@ fn whoami(conn: &Connection, access: Access, actor: bool) -> Result<Answer, ApiE
             json!({"id": user, "username": username, "email": email})
         },
     ))
+}
+
+/// `POST /login_` (open-balena-api `features/auth/login.ts`): `username` (a username or
+/// an email) and `password`, as JSON or as a form. A session token as text/plain; a bare
+/// 401 ("Unauthorized", as Express's `sendStatus`) for missing fields, an unknown user or
+/// a wrong password.
+fn login(conn: &Connection, headers: &HeaderMap, body: &[u8]) -> Result<Answer, ApiError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let field = |name: &str| -> Option<String> {
+        if form {
+            let text = String::from_utf8_lossy(body);
+            text.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                (decode(k) == name).then(|| decode(v))
+            })
+        } else {
+            let v: Json = serde_json::from_slice(body).ok()?;
+            match v.get(name)? {
+                Json::String(s) => Some(s.clone()),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        }
+    };
+    let unauthorized = || Answer::text(401, "Unauthorized");
+    let (Some(username), Some(password)) = (field("username"), field("password")) else {
+        return Ok(unauthorized());
+    };
+    if username.is_empty() || password.is_empty() {
+        return Ok(unauthorized());
+    }
+    let Some(user) = db::user_of_password(conn, &username, &password)? else {
+        return Ok(unauthorized());
+    };
+    let Some((_, name, email)) = user_row(conn, user)? else {
+        return Ok(unauthorized());
+    };
+    let token = db::new_session(conn, user, &name, email.as_deref())?;
+    // Express answers `res.header('content-type', 'text/plain').send(token)` with a
+    // charset.
+    Ok(Answer::text(200, &token))
 }
 
 fn new_user_key(conn: &Connection, access: Access, body: &[u8]) -> Result<Answer, ApiError> {

@@ -125,6 +125,7 @@ pub fn load_fixture(conn: &Connection, fixture: &Json) -> anyhow::Result<()> {
         let mut u = obj(u)?;
         let orgs = u.remove("organizations");
         let keys = u.remove("api_keys");
+        let password = u.remove("password");
         let username = u
             .get("username")
             .and_then(Json::as_str)
@@ -149,6 +150,11 @@ pub fn load_fixture(conn: &Connection, fixture: &Json) -> anyhow::Result<()> {
                 "INSERT OR IGNORE INTO org_member (\"user_id\", \"organization_id\") VALUES (?1, ?2)",
                 [id, o],
             )?;
+        }
+        match password {
+            Some(Json::String(p)) if !p.is_empty() => db::set_password(conn, id, &p)?,
+            None | Some(Json::Null) => {}
+            Some(_) => bail!("a user's 'password' must be a non-empty string"),
         }
         if let Some(Json::Array(keys)) = keys {
             for k in keys {

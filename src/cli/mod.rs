@@ -108,14 +108,21 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Log in with a session token or API key (checked with the server before it is saved)
+    /// Log in with a session token or API key, or with your email and password (checked
+    /// with the server before anything is saved)
     #[command(after_help = "\
 Examples:
   balena login --token <token>
   balena login -t <token>
+  balena login                                   prompt for the token (hidden input)
+  balena login --credentials                     prompt for email and password
+  balena login --credentials --email johndoe@example.com --password secret
 
 The token is checked with GET /actor/v1/whoami before it is saved to
-<dataDirectory>/token (mode 0600). A rejected token exits 3 and leaves the file as it was.")]
+<dataDirectory>/token (mode 0600). Credentials are sent to POST /login_, which answers a
+session token; it is checked and saved the same way. A rejected token or password exits 3
+and leaves the file as it was. Without a terminal on stdin nothing is prompted for: pass
+--token, or --email and --password (exit 2 otherwise).")]
     Login(LoginArgs),
 
     /// Log out: remove the saved token
@@ -143,6 +150,7 @@ The token is checked with GET /actor/v1/whoami before it is saved to
         after_help = "\
 Examples:
   balena device 7cf02a6
+  balena device 7cf02a6 --view                  open the dashboard page (or print its URL)
   balena device list --fleet myorg/myfleet
   balena device list --fleet myorg/myfleet --behind
   balena device pin 7cf02a6 a1b2c3d
@@ -173,6 +181,22 @@ Examples:
     )]
     Releases(ReleasesArgs),
 
+    /// Show the help of balena, or of a command
+    #[command(after_help = "\
+Examples:
+  balena help
+  balena help fleet
+  balena help device pin")]
+    Help(HelpArgs),
+
+    /// Print the version of this CLI
+    #[command(after_help = "\
+Examples:
+  balena version
+  balena version --all
+  balena version --json")]
+    Version(VersionArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -190,6 +214,24 @@ pub struct LoginArgs {
     /// The token, as the official CLI takes it (`balena login TOKEN -t`)
     #[arg(value_name = "TOKEN", hide = true)]
     pub token_arg: Option<String>,
+    /// Log in with email and password (prompted for unless given with --email and
+    /// --password)
+    #[arg(short = 'c', long, conflicts_with = "token")]
+    pub credentials: bool,
+    /// The email (or username) for --credentials
+    #[arg(
+        short = 'e',
+        long,
+        visible_alias = "user",
+        short_alias = 'u',
+        value_name = "EMAIL",
+        conflicts_with = "token"
+    )]
+    pub email: Option<String>,
+    /// The password for --credentials (prefer the prompt: a command line is visible to
+    /// other users of the machine)
+    #[arg(short = 'p', long, value_name = "PASSWORD", conflicts_with = "token")]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +241,10 @@ pub struct FleetArgs {
     /// The fleet to show: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
+    /// Open the fleet's dashboard page in the browser (print its URL when there is no
+    /// browser to open)
+    #[arg(long)]
+    pub view: bool,
 }
 
 const FLEET_AFTER_HELP: &str = "\
@@ -217,6 +263,7 @@ pinned, tracking, behind}).
 Examples:
   balena fleet myorg/myfleet                   official rows, then policy and counts
   balena fleet MyFleet --json
+  balena fleet myorg/myfleet --view            open the dashboard page (or print its URL)
   balena fleet list
   balena fleet pin myorg/myfleet a1b2c3d
   balena fleet pin myorg/myfleet latest --dry-run
@@ -368,6 +415,10 @@ pub struct DeviceArgs {
     /// The device to show: full uuid or unique prefix
     #[arg(value_name = "UUID")]
     pub uuid: Option<String>,
+    /// Open the device's dashboard page in the browser (print its URL when there is no
+    /// browser to open)
+    #[arg(long)]
+    pub view: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -511,6 +562,10 @@ pub struct ReleaseArgs {
     /// The release to show: full commit, commit prefix, id or version
     #[arg(value_name = "COMMIT_OR_ID", long_help = RELEASE_ORDER_HELP)]
     pub release: Option<String>,
+    /// Print the release's composition (its docker-compose content) as YAML, as the
+    /// official CLI does
+    #[arg(short = 'c', long)]
+    pub composition: bool,
 }
 
 const RELEASE_AFTER_HELP: &str = "\
@@ -527,6 +582,7 @@ most 20 items).
 Examples:
   balena release a1b2c3d                       official rows, then its fleets and devices
   balena release 123456 --json
+  balena release a1b2c3d --composition         the composition, as YAML
   balena release list myorg/myfleet";
 
 #[derive(Debug, Subcommand)]
@@ -553,6 +609,23 @@ pub struct ReleasesArgs {
     /// The fleet: slug, name, uuid or id
     #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
     pub fleet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// The command, e.g. `fleet` or `device pin` (omit for the list of commands)
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Also print the versions of the components (one line each, as the official CLI)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Same as --json (the official `version -j`)
+    #[arg(short = 'j', hide = true)]
+    pub json_short: bool,
 }
 
 #[derive(Debug, Args)]

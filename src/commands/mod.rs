@@ -3,6 +3,7 @@
 //! [`Error`].
 
 pub mod account;
+pub mod dashboard;
 pub mod device;
 pub mod fleet;
 pub mod release;
@@ -40,7 +41,7 @@ pub fn build_client(settings: &Settings, token: Option<String>) -> Result<Client
 
 pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
     match cmd {
-        Command::Login(a) => account::login(ctx, a.token, a.token_arg).await,
+        Command::Login(a) => account::login(ctx, &a).await,
         Command::Logout => account::logout(ctx),
         Command::Whoami => account::whoami(ctx).await,
         Command::Fleet(a) => match (a.command, a.fleet) {
@@ -54,6 +55,7 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
             (Some(FleetCommand::Rollback(r)), _) => {
                 fleet::rollback(ctx, &r.fleet, &r.mutation).await
             }
+            (None, Some(f)) if a.view => dashboard::fleet(ctx, &f).await,
             (None, Some(f)) => fleet::show(ctx, &f).await,
             (None, None) => Err(usage("a fleet is required", "balena fleet <fleet>")),
         },
@@ -61,11 +63,13 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
             (Some(DeviceCommand::List(l)), _) => device::list(ctx, &l).await,
             (Some(DeviceCommand::Pin(p)), _) => device::pin(ctx, &p).await,
             (Some(DeviceCommand::TrackFleet(t)), _) => device::track_fleet(ctx, &t).await,
+            (None, Some(u)) if a.view => dashboard::device(ctx, &u).await,
             (None, Some(u)) => device::show(ctx, &u).await,
             (None, None) => Err(usage("a device is required", "balena device <uuid>")),
         },
         Command::Release(a) => match (a.command, a.release) {
             (Some(ReleaseCommand::List(l)), _) => release::list(ctx, &l.fleet).await,
+            (None, Some(r)) if a.composition => release::composition(ctx, &r).await,
             (None, Some(r)) => release::show(ctx, &r).await,
             (None, None) => Err(usage("a release is required", "balena release <commit|id>")),
         },
@@ -75,7 +79,7 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
             (None, None) => Err(usage("a fleet is required", "balena releases <fleet>")),
         },
         // Handled before the context is built.
-        Command::Completion(_) => Ok(()),
+        Command::Completion(_) | Command::Help(_) | Command::Version(_) => Ok(()),
     }
 }
 

@@ -100,25 +100,12 @@ const USES: [(&str, &str, &str); 3] = [
     ),
 ];
 
-/// `balena release <commit|id|version>`: 2 requests. The lookup also counts the release's
-/// uses, and the second request (which also reads `--json`'s explicit-read fields) reads the
-/// first items of each.
-pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
-    if arg.is_empty() {
-        return Err(usage(
-            "the release must not be empty",
-            "balena fleet pin <fleet> <release>",
-        ));
-    }
-    let json = ctx.printer.json;
-    let mut q = Query::new();
-    if !json {
-        q = q.select(SHOW_FIELDS);
-    }
-    q = q.expand("release_tag", Query::new().select(&["tag_key", "value"]));
-    for (nav, _, _) in USES {
-        q = q.expand(&format!("{nav}/$count"), Query::new());
-    }
+/// The release `arg` names, typed and as the server sent it: one request with `q`.
+async fn find_one(
+    ctx: &Context<'_>,
+    arg: &str,
+    q: Query,
+) -> Result<(Release, Map<String, Value>), Error> {
     let rows: Vec<Value> = ctx.api.find_releases(arg, q.top(release::TOP)).await?;
     let typed: Vec<Release> = rows
         .iter()
@@ -139,13 +126,59 @@ pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
             })
         }
     };
-    let mut row: Map<String, Value> = rows
+    let row = rows
         .into_iter()
         .find_map(|r| match r {
             Value::Object(m) if m.get("id").and_then(Value::as_i64) == Some(chosen.id) => Some(m),
             _ => None,
         })
         .unwrap_or_default();
+    Ok((chosen, row))
+}
+
+/// `balena release <release> --composition`: 1 request (the release's identifying fields,
+/// for the choice among the candidates, and its composition).
+pub async fn composition(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
+    if arg.is_empty() {
+        return Err(usage(
+            "the release must not be empty",
+            "balena release <commit|id> --composition",
+        ));
+    }
+    let q = Query::new().select(&[
+        "id",
+        "commit",
+        "status",
+        "raw_version",
+        "semver",
+        "composition",
+    ]);
+    let (_, mut row) = find_one(ctx, arg, q).await?;
+    let composition = row.shift_remove("composition").unwrap_or(Value::Null);
+    view::release::composition(ctx.printer, &composition);
+    Ok(())
+}
+
+/// `balena release <commit|id|version>`: 2 requests. The lookup also counts the release's
+/// uses, and the second request (which also reads `--json`'s explicit-read fields) reads the
+/// first items of each.
+pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
+    if arg.is_empty() {
+        return Err(usage(
+            "the release must not be empty",
+            "balena fleet pin <fleet> <release>",
+        ));
+    }
+    let json = ctx.printer.json;
+    let mut q = Query::new();
+    if !json {
+        q = q.select(SHOW_FIELDS);
+    }
+    q = q.expand("release_tag", Query::new().select(&["tag_key", "value"]));
+    for (nav, _, _) in USES {
+        q = q.expand(&format!("{nav}/$count"), Query::new());
+    }
+    let (chosen, mut row) = find_one(ctx, arg, q).await?;
     // The second request: the uses' items, and `--json`'s explicit-read fields.
     let mut extra_q = Query::new().select(if json {
         &["id", "raw_version", "build_log"][..]

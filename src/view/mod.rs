@@ -4,15 +4,19 @@
 //!
 //! A closed pipe (EPIPE) is ignored, so `balena release list x | head -1` is quiet.
 
+pub mod about;
 pub mod account;
+pub mod browser;
 pub mod debug;
 pub mod device;
 pub mod error;
 pub mod fleet;
 pub mod mutation;
 pub mod progress;
+pub mod prompt;
 pub mod release;
 pub mod table;
+pub mod yaml;
 
 use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
@@ -34,6 +38,8 @@ pub struct Printer {
     /// A JSON document went to stdout (so an error after it goes to stderr: stdout holds one
     /// document).
     json_written: Cell<bool>,
+    /// stdout is a terminal (`--view` opens a browser only then).
+    pub out_is_terminal: bool,
 }
 
 /// A buffer a [`Printer`] writes into (tests read it back).
@@ -67,6 +73,7 @@ impl Printer {
             json_errors: json || content_type_json,
             progress_bar: std::io::stderr().is_terminal() && !debug,
             json_written: Cell::new(false),
+            out_is_terminal: std::io::stdout().is_terminal(),
         }
     }
 
@@ -80,6 +87,7 @@ impl Printer {
             json_errors: json,
             progress_bar: false,
             json_written: Cell::new(false),
+            out_is_terminal: false,
         };
         (p, out, err)
     }

@@ -116,3 +116,13 @@ pub fn show(p: &Printer, row: Map<String, Value>, uses: &[Use]) {
         table::vertical(None, &extra)
     ));
 }
+
+/// `balena release <release> --composition`: the composition as the official CLI dumps it
+/// (js-yaml, then `console.log`'s newline); with `--json`, as JSON.
+pub fn composition(p: &Printer, composition: &Value) {
+    if p.json {
+        p.json_pretty(composition);
+        return;
+    }
+    p.out(&format!("{}\n", super::yaml::dump(composition)));
+}

@@ -173,3 +173,75 @@ fn settings_from_balenarc_and_the_default_data_directory() {
     out.ok();
     assert_eq!(sb.fleet_policy(BACKYARD), (false, Some(110)));
 }
+
+/// alice's password in the e2e fixture.
+const ALICE_PASSWORD: &str = "alice-password-1";
+
+#[test]
+fn login_with_credentials_saves_the_session_token() {
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
+    let mark = sb.mark();
+    let out = env.run(&[
+        "login",
+        "--credentials",
+        "--email",
+        "alice@acme.example",
+        "--password",
+        ALICE_PASSWORD,
+    ]);
+    out.ok().stdout_has("Successfully logged in as: alice");
+    let paths: Vec<String> = sb.since(mark).iter().map(|r| r.line()).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(paths[0].starts_with("POST /login_"), "{paths:?}");
+    assert!(paths[1].starts_with("GET /actor/v1/whoami"), "{paths:?}");
+    // The session token (a JWT), saved as the token login saves it.
+    let token = std::fs::read_to_string(env.token_path()).expect("token file");
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    assert_eq!(mode(&env.token_path()), 0o600);
+    let out = env.run(&["whoami", "--json"]);
+    out.ok();
+    assert_eq!(out.json()["username"], json!("alice"));
+    env.run(&["fleet", "acme/frontdoor", "--json"]).ok();
+    // -e/-p alone (and the username) work too.
+    let env2 = TestEnv::new(&sb.base_url);
+    env2.run(&["login", "-e", "alice", "-p", ALICE_PASSWORD])
+        .ok();
+    assert!(env2.token_path().exists());
+}
+
+#[test]
+fn login_with_a_wrong_password_exits_3_and_saves_nothing() {
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
+    let out = env.run(&["login", "-c", "-e", "alice@acme.example", "-p", "wrong"]);
+    out.code(3).stderr_has("Invalid login credentials");
+    assert!(!env.token_path().exists());
+    let out = env.run(&["login", "-c", "-e", "nobody@x", "-p", "x", "--json"]);
+    out.code(3);
+    assert_eq!(
+        out.err_json()["error"]["name"],
+        json!("BalenaInvalidLoginCredentials")
+    );
+    assert!(!env.token_path().exists());
+}
+
+#[test]
+fn login_without_a_terminal_and_without_a_token_is_a_usage_error() {
+    let sb = sandbox();
+    let env = TestEnv::new(&sb.base_url);
+    let mark = sb.mark();
+    for args in [
+        &["login"][..],
+        &["login", "-t"],
+        &["login", "--credentials"],
+        &["login", "-c", "-e", "alice@acme.example"],
+    ] {
+        let out = env.run(args);
+        out.code(2)
+            .stderr_has("--token <token>")
+            .stderr_has("--email <email> --password <password>");
+        assert!(!env.token_path().exists(), "{args:?}");
+    }
+    assert!(sb.since(mark).is_empty(), "nothing is sent");
+}

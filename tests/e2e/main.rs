@@ -5,6 +5,7 @@
 
 mod account;
 mod bulk;
+mod commands;
 mod device;
 mod errors;
 mod fleet;

@@ -5,8 +5,8 @@
 //! - The reqwest client is built lazily, on the first request, so commands that send nothing
 //!   (and `--version`/`--help`, which never get here) pay nothing for TLS setup.
 //! - Retries: 429 (honouring an integer `Retry-After`, bounded), 502/503/504 and connection
-//!   failures, for GET and PATCH (both idempotent here: PATCH is always by id). There is no
-//!   POST in this client. Exponential backoff with a total sleep budget.
+//!   failures, for GET and PATCH (both idempotent here: PATCH is always by id). The one
+//!   POST, `login`, is sent once. Exponential backoff with a total sleep budget.
 //! - The token is never sent over plain http to a host that is not loopback.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,6 +90,7 @@ struct Rows<T> {
 enum Method {
     Get,
     Patch,
+    Post,
 }
 
 impl Method {
@@ -97,6 +98,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Patch => "PATCH",
+            Method::Post => "POST",
         }
     }
 }
@@ -231,6 +233,40 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| decode_error("GET", path.to_owned(), &body, &e))
     }
 
+    /// `POST /login_` with `{"username": email, "password": password}` (the SDK's
+    /// `auth.authenticate`), without credentials: the session token the server answers
+    /// (a JWT, as text). A 401 (wrong or unknown credentials) is [`ApiError::NotLoggedIn`].
+    /// Sent once: a login is not retried.
+    pub async fn login(&self, email: &str, password: &str) -> Result<String, ApiError> {
+        let path = "/login_";
+        let body = serde_json::json!({"username": email, "password": password}).to_string();
+        let url_str = format!("{}{path}", self.cfg.api_origin);
+        let url = reqwest::Url::parse(&url_str).map_err(|e| ApiError::BadUrl {
+            url: url_str.clone(),
+            detail: e.to_string(),
+        })?;
+        // A password is a credential too: never over plain http to another host.
+        if url.scheme() == "http" && !is_loopback(&url) {
+            return Err(ApiError::InsecureUrl {
+                host: url.host_str().unwrap_or("").to_owned(),
+            });
+        }
+        let client = self.client()?;
+        let bytes = self
+            .attempt(client, Method::Post, &url, path, Some(&body), false)
+            .await
+            .map_err(|f| f.error)?;
+        let token = String::from_utf8_lossy(&bytes).trim().to_owned();
+        if token.is_empty() {
+            return Err(ApiError::Decode {
+                method: "POST",
+                path: path.to_owned(),
+                detail: "the server answered no session token".into(),
+            });
+        }
+        Ok(token)
+    }
+
     /// The guest trap: the server treats an unknown or expired token as an anonymous guest
     /// and answers lookups with no rows. Before reporting "not found", confirm the session.
     pub async fn confirm_session(&self) -> Result<(), ApiError> {
@@ -254,7 +290,7 @@ impl Client {
         let client = self.client()?;
         let policy = self.cfg.retry;
         let slept = Mutex::new(Duration::ZERO);
-        let attempt = || self.attempt(client, method, &url, path, body);
+        let attempt = || self.attempt(client, method, &url, path, body, true);
         let backoff = ExponentialBuilder::new()
             .with_min_delay(policy.base_delay)
             .with_max_delay(policy.max_delay)
@@ -290,20 +326,26 @@ impl Client {
         url: &reqwest::Url,
         path: &str,
         body: Option<&str>,
+        send_token: bool,
     ) -> Result<bytes::Bytes, Failure> {
         let started = Instant::now();
         tracing::debug!("{} {}", method.as_str(), url);
-        if self.cfg.token.is_some() {
+        let token = self.cfg.token.as_ref().filter(|_| send_token);
+        if token.is_some() {
             tracing::debug!("  Authorization: Bearer <redacted>");
         }
-        if let Some(b) = body {
-            tracing::debug!("  body: {b}");
+        match body {
+            // The login body holds a password: never in the debug output.
+            Some(_) if method == Method::Post => tracing::debug!("  body: <redacted>"),
+            Some(b) => tracing::debug!("  body: {b}"),
+            None => {}
         }
         let mut rb = match method {
             Method::Get => client.get(url.clone()),
             Method::Patch => client.patch(url.clone()),
+            Method::Post => client.post(url.clone()),
         };
-        if let Some(t) = &self.cfg.token {
+        if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
         if let Some(b) = body {

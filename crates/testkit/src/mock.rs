@@ -20,6 +20,7 @@ pub struct Req {
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
     pub client: Option<String>,
+    pub content_type: Option<String>,
 }
 
 impl Req {
@@ -69,6 +70,7 @@ impl Api {
                     authorization: header(req, "authorization"),
                     user_agent: header(req, "user-agent"),
                     client: header(req, "x-balena-client"),
+                    content_type: header(req, "content-type"),
                 });
                 false
             });
