@@ -25,9 +25,19 @@ fn actor_name(w: &Value) -> String {
 /// The first line of `login`, before the token is checked.
 pub fn logging_in(p: &Printer, balena_url: &str) {
     if !p.json {
-        p.out(&format!("Logging in to {balena_url}\n"));
+        p.out(&format!("{BANNER}\n\nLogging in to {balena_url}\n"));
     }
 }
+
+/// The word "balena" in ASCII letters, which the official `login` prints first (its stdout
+/// bytes, which scripts may compare).
+const BANNER: &str = concat!(
+    " _            _\n",
+    "| |__   __ _ | |  ____  _ __    __ _\n",
+    "| '_ \\ / _` || | / __ \\| '_ \\  / _` |\n",
+    "| |_) | (_) || ||  ___/| | | || (_) |\n",
+    "|_.__/ \\__,_||_| \\____/|_| |_| \\__,_|\n",
+);
 
 /// `login` succeeded as `who` (the whoami answer).
 pub fn logged_in(p: &Printer, who: &Value) {
