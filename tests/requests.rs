@@ -866,9 +866,15 @@ fn login_checks_the_token_before_saving_it_with_mode_0600() {
     let env = TestEnv::new(&api.url());
     let out = env.run(&["login", "-t", "mynewtoken123"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // The official banner, then the official lines.
+    assert!(
+        out.stdout.starts_with(" _            _\n"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout
-            .starts_with("Logging in to balena-cloud.com\nSuccessfully logged in as: gh_user\n"),
+            .contains("\n\n\nLogging in to balena-cloud.com\nSuccessfully logged in as: gh_user\n"),
         "{}",
         out.stdout
     );

@@ -69,8 +69,14 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
         },
         Command::Release(a) => match (a.command, a.release) {
             (Some(ReleaseCommand::List(l)), _) => release::list(ctx, &l.fleet).await,
-            (None, Some(r)) if a.composition => release::composition(ctx, &r).await,
-            (None, Some(r)) => release::show(ctx, &r).await,
+            (None, Some(r)) => {
+                let r = release::argument(ctx, &r).await?;
+                if a.composition {
+                    release::composition(ctx, &r).await
+                } else {
+                    release::show(ctx, &r).await
+                }
+            }
             (None, None) => Err(usage("a release is required", "balena release <commit|id>")),
         },
         Command::Releases(a) => match (a.command, a.fleet) {

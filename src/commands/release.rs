@@ -12,6 +12,7 @@ use super::Context;
 use crate::error::{usage, Error};
 use crate::ops::find;
 use crate::policy::release;
+use crate::policy::ReleaseSelector;
 use crate::view::{self, release::Use, table::LIST_LIMIT};
 
 /// `balena release list <fleet>`: 1 request (2 with `--json`).
@@ -134,6 +135,55 @@ async fn find_one(
         })
         .unwrap_or_default();
     Ok((chosen, row))
+}
+
+/// The release argument of `release <release>`: trimmed and hex lower-cased; `latest` is
+/// the newest trackable release the user can see (one request), given by its id. When the
+/// newest trackable releases of several fleets are candidates, that is ambiguous: the
+/// candidates are listed, one per fleet.
+pub async fn argument(ctx: &Context<'_>, arg: &str) -> Result<String, Error> {
+    let sel = ReleaseSelector::parse(arg).ok_or_else(|| {
+        usage(
+            "the release must not be empty",
+            "balena release <commit|id>",
+        )
+    })?;
+    if let ReleaseSelector::Ident(a) = sel {
+        return Ok(a);
+    }
+    ctx.api.require_token()?;
+    let q = release::latest().top(release::TOP).expand(
+        "belongs_to__application",
+        Query::new().select(&["id", "slug"]),
+    );
+    let rows: Vec<Release> = ctx.api.get(&odata::path("release", &q)).await?;
+    // The newest trackable release of each fleet, newest first.
+    let mut newest: Vec<&Release> = Vec::new();
+    for r in &rows {
+        if !newest.iter().any(|n| n.fleet.id() == r.fleet.id()) {
+            newest.push(r);
+        }
+    }
+    match newest.as_slice() {
+        [] => {
+            ctx.api.confirm_session().await?;
+            Err(Error::ReleaseNotFound {
+                arg: arg.trim().to_owned(),
+                fleet: None,
+            })
+        }
+        [one] => Ok(one.id.to_string()),
+        many => Err(Error::ReleaseAmbiguous {
+            arg: arg.trim().to_owned(),
+            candidates: many
+                .iter()
+                .map(|r| {
+                    let slug = r.fleet.first().map(|f| f.slug.as_str()).unwrap_or("N/a");
+                    format!("{slug}: {}", release::candidate(r))
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// `balena release <release> --composition`: 1 request (the release's identifying fields,

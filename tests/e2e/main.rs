@@ -7,6 +7,7 @@ mod account;
 mod bulk;
 mod commands;
 mod device;
+mod dropin;
 mod errors;
 mod fleet;
 mod harness;
