@@ -19,12 +19,7 @@ fn dashboard(ctx: &Context<'_>) -> Result<String, Error> {
 /// `balena fleet <fleet> --view`: 1 request.
 pub async fn fleet(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     let row: Value = find::fleet(&ctx.api, arg, Query::new().select(&["id", "slug"])).await?;
-    let id = row
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Error::Incomplete {
-            detail: "the fleet row has no id".into(),
-        })?;
+    let id = super::row_field(&row, "id", "fleet", Value::as_i64)?;
     let url = view::browser::fleet_url(&dashboard(ctx)?, id);
     view::browser::open_page(ctx.printer, &url);
     Ok(())
@@ -36,12 +31,7 @@ pub async fn device(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
         .select(&["id", "uuid", "device_name"])
         .expand("belongs_to__application", Query::new().select(&["slug"]));
     let row: Value = find::device(&ctx.api, arg, q).await?;
-    let uuid = row
-        .get("uuid")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Incomplete {
-            detail: "the device row has no uuid".into(),
-        })?;
+    let uuid = super::row_field(&row, "uuid", "device", Value::as_str)?;
     let url = view::device::dashboard_url(Some(&dashboard(ctx)?), uuid).unwrap_or_default();
     view::browser::open_page(ctx.printer, &url);
     Ok(())

@@ -220,12 +220,7 @@ pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     let q =
         show_expands(Query::new().expand("device_tag", Query::new().select(&["tag_key", "value"])));
     let d: Value = find::device(&ctx.api, arg, q).await?;
-    let id = d
-        .get("id")
-        .and_then(|v| v.as_i64())
-        .ok_or_else(|| Error::Incomplete {
-            detail: "the device row has no id".into(),
-        })?;
+    let id = super::row_field(&d, "id", "device", Value::as_i64)?;
     let extra_q = Query::new().select(&[
         "overall_status",
         "overall_progress",

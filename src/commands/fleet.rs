@@ -49,12 +49,7 @@ pub async fn show(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
         )
         .expand("owns__device/$count", Query::new());
     let row: Value = find::visible_fleet(&ctx.api, arg, q).await?;
-    let id = row
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Error::Incomplete {
-            detail: "the fleet row has no id".into(),
-        })?;
+    let id = super::row_field(&row, "id", "fleet", Value::as_i64)?;
     let total = row.get("owns__device").and_then(Value::as_u64).unwrap_or(0);
     let of_fleet = |f: Filter| Filter::And(vec![Filter::eq("belongs_to__application", id), f]);
     let (pinned, behind) = tokio::try_join!(

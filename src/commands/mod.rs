@@ -89,6 +89,20 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
     }
 }
 
+/// A field the server's row must have (`what` names the row in the error).
+fn row_field<'a, T>(
+    row: &'a serde_json::Value,
+    key: &str,
+    what: &str,
+    as_t: impl FnOnce(&'a serde_json::Value) -> Option<T>,
+) -> Result<T, Error> {
+    row.get(key)
+        .and_then(as_t)
+        .ok_or_else(|| Error::Incomplete {
+            detail: format!("the {what} row has no {key}"),
+        })
+}
+
 /// A release argument, or the usage error for an empty one.
 fn selector(arg: &str) -> Result<ReleaseSelector, Error> {
     ReleaseSelector::parse(arg).ok_or_else(|| {

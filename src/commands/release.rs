@@ -49,12 +49,7 @@ async fn merge_raw_versions(
     app: &Value,
     releases: &mut [Value],
 ) -> Result<(), Error> {
-    let id = app
-        .get("id")
-        .and_then(|v| v.as_i64())
-        .ok_or_else(|| Error::Incomplete {
-            detail: "the fleet row has no id".into(),
-        })?;
+    let id = super::row_field(app, "id", "fleet", Value::as_i64)?;
     let extra_q = Query::new()
         .select(&["id", "raw_version"])
         .filter(Filter::eq("belongs_to__application", id));
