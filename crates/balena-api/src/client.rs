@@ -3,7 +3,8 @@
 //! [`ApiError`]s.
 //!
 //! - The reqwest client is built lazily, on the first request, so commands that send nothing
-//!   (and `--version`/`--help`, which never get here) pay nothing for TLS setup.
+//!   (and `--version`/`--help`, which never get here) pay nothing for TLS setup; and the TLS
+//!   roots are loaded only for an https API.
 //! - Retries: 429 (honouring an integer `Retry-After`, bounded), 502/503/504 and connection
 //!   failures, for GET and PATCH (both idempotent here: PATCH is always by id). The one
 //!   POST, `login`, is sent once. Exponential backoff with a total sleep budget.
@@ -146,7 +147,11 @@ impl Client {
             reqwest::header::HeaderValue::from_str(&ua).expect("ascii header"),
         );
         // reqwest reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment by default.
+        // The TLS roots only for an https API: loading the system's store costs milliseconds
+        // that a plain-http (loopback) API never needs.
+        let tls = self.cfg.api_origin.starts_with("https:");
         let c = reqwest::Client::builder()
+            .tls_built_in_root_certs(tls)
             .user_agent(ua)
             .default_headers(headers)
             .connect_timeout(self.cfg.connect_timeout)
