@@ -158,6 +158,9 @@ async fn run_bulk(
         BulkOp::TrackFleet => BulkAction::TrackFleet,
     };
     view::mutation::caveats(p, &outcome.caveats);
+    if let Some(slug) = &outcome.empty_fleet {
+        view::mutation::empty_fleet(p, slug, m.dry_run);
+    }
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
     let ok_ids = outcome.ok_ids();
     let waited = if ok_ids.is_empty() {
@@ -166,7 +169,7 @@ async fn run_bulk(
         wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await?
     };
     view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
-    if let Some(e) = plan::bulk_error(&outcome.items) {
+    if let Some(e) = plan::bulk_error(&outcome.items, m.dry_run) {
         return Err(e);
     }
     finish_wait(waited)

@@ -118,7 +118,9 @@ async fn wait_for(
     timeout: Duration,
 ) -> Result<WaitOutcome, Error> {
     let mut progress = WaitProgress::start(ctx.printer, scope.label());
-    wait_for_rollout(&ctx.api, scope, timeout, &mut progress).await
+    let w = wait_for_rollout(&ctx.api, scope, timeout, &mut progress).await?;
+    crate::view::progress::offline(ctx.printer, &w);
+    Ok(w)
 }
 
 /// After the result is printed: the wait-timeout error (exit 8) if the wait did not

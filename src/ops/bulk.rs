@@ -51,6 +51,9 @@ pub struct BulkOutcome {
     pub items: Vec<BulkItem>,
     /// The caveats of the releases pinned.
     pub caveats: Vec<Caveat>,
+    /// `--fleet F` (without `--tag`) named a fleet without devices: the slug. Nothing to
+    /// do, and not an error (every device of the fleet is, vacuously, as asked).
+    pub empty_fleet: Option<String>,
 }
 
 impl BulkOutcome {
@@ -149,6 +152,13 @@ pub async fn run(
             let app: Application = find::fleet(api, fleet, fleet_query(op)).await?;
             let action = action_of(release_of(api, op, &app, &mut caveats).await?);
             let devs = fleet_devices(api, app.id, tags).await?;
+            if devs.is_empty() && tags.is_empty() {
+                return Ok(BulkOutcome {
+                    items,
+                    caveats,
+                    empty_fleet: Some(app.slug),
+                });
+            }
             if devs.is_empty() {
                 return Err(Error::NoDevicesSelected {
                     what: describe_selection(&app.slug, tags),
@@ -205,12 +215,17 @@ pub async fn run(
                     )),
                 }
             }
+            plan::merge_duplicates(&mut items);
         }
     }
     if !dry_run {
         write(api, &mut items).await;
     }
-    Ok(BulkOutcome { items, caveats })
+    Ok(BulkOutcome {
+        items,
+        caveats,
+        empty_fleet: None,
+    })
 }
 
 fn describe_selection(slug: &str, tags: &[String]) -> String {

@@ -311,10 +311,19 @@ impl BulkCounts {
     }
 }
 
+/// One item per device: a device named several times in a list (its full uuid, a prefix,
+/// in upper case) is one device, counted, written and reported once, under the first
+/// argument that named it. Items without a device (not found, ambiguous) are kept as they
+/// are: each is its own failure.
+pub fn merge_duplicates(items: &mut Vec<BulkItem>) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| i.device.as_ref().is_none_or(|d| seen.insert(d.id)));
+}
+
 /// The outcome of a bulk mutation as an error: none when every item succeeded; the first
 /// failed item's error when all failed (the single-device command's error and exit code);
-/// otherwise a partial failure (exit 9).
-pub fn bulk_error(items: &[BulkItem]) -> Option<Error> {
+/// otherwise a partial failure (exit 9), which says so when nothing was changed (`dry_run`).
+pub fn bulk_error(items: &[BulkItem], dry_run: bool) -> Option<Error> {
     let c = BulkCounts::of(items);
     if c.failed == 0 {
         return None;
@@ -326,5 +335,6 @@ pub fn bulk_error(items: &[BulkItem]) -> Option<Error> {
         failed: c.failed,
         total: items.len(),
         what: "devices".into(),
+        dry_run,
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Printer;
-use crate::policy::rollout::{Counts, RolloutObserver};
+use crate::policy::rollout::{Counts, RolloutObserver, WaitOutcome};
 
 /// `12/40 devices on target · 3 updating · 1 offline`
 pub fn counts_line(c: &Counts) -> String {
@@ -41,6 +41,33 @@ pub fn final_line(c: &Counts, complete: bool, elapsed: Duration) -> String {
     } else {
         format!("Timed out after {secs}: {}", counts_line(c))
     }
+}
+
+/// The offline devices a wait skipped, under its closing line (stderr, human output only):
+/// `offline, skipped:` then `  uuid (name)` lines, at most [`super::table::LIST_LIMIT`].
+pub fn offline(p: &Printer, w: &WaitOutcome) {
+    if p.json {
+        return;
+    }
+    let all: Vec<_> = w.offline().collect();
+    if all.is_empty() {
+        return;
+    }
+    let mut s = String::from("offline, skipped:\n");
+    for d in all.iter().take(super::table::LIST_LIMIT) {
+        let name = match d.device_name.as_deref() {
+            Some(n) if !n.is_empty() => format!(" ({})", super::safe(n)),
+            _ => String::new(),
+        };
+        s.push_str(&format!("  {}{name}\n", super::safe(&d.uuid)));
+    }
+    if all.len() > super::table::LIST_LIMIT {
+        s.push_str(&format!(
+            "  \u{2026} and {} more\n",
+            all.len() - super::table::LIST_LIMIT
+        ));
+    }
+    p.err(&s);
 }
 
 enum Mode {

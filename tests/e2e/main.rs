@@ -11,6 +11,7 @@ mod dropin;
 mod errors;
 mod fleet;
 mod harness;
+mod hostile;
 mod release;
 mod security;
 mod views;
