@@ -24,7 +24,7 @@ use balena_api::odata::{self, Filter, Lit, Query};
 use balena_api::patch::DevicePatch;
 use balena_api::Client;
 
-use super::find;
+use super::{find, interrupt};
 use crate::error::Error;
 use crate::policy::plan::{self, BulkItem, DeviceAction};
 use crate::policy::release::{self as rel_rules, Caveat, SUMMARY_FIELDS};
@@ -239,8 +239,11 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
     }
 }
 
-/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices.
+/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices. After a
+/// SIGINT ([`interrupt`]) the request in flight is finished and no other is sent: the
+/// devices not written are marked [`Error::Interrupted`].
 async fn write(api: &Client, items: &mut [BulkItem]) {
+    interrupt::arm();
     let mut groups: BTreeMap<DevicePatch, Vec<i64>> = BTreeMap::new();
     for i in items.iter() {
         if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
@@ -254,6 +257,15 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
         let path_of =
             |c: &[i64]| odata::path("device", &Query::new().filter(Filter::id_in("id", c)));
         for chunk in id_chunks(&ids, path_of) {
+            if interrupt::requested() {
+                let e = Error::Interrupted {
+                    done: "not changed".into(),
+                };
+                for id in &chunk {
+                    failed.insert(*id, e.clone());
+                }
+                continue;
+            }
             if let Err(e) = api.patch(&path_of(&chunk), &patch).await {
                 let e = Error::from(e);
                 for id in &chunk {

@@ -304,7 +304,7 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
         return;
     }
     let counts = BulkCounts::of(items);
-    for i in items {
+    for i in items.iter().filter(|i| !i.interrupted()) {
         if let Some(e) = &i.error {
             let e_text = e.to_string();
             p.note(&format!(
@@ -402,7 +402,16 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
         };
         p.note(&line);
     }
-    if counts.failed > 0 || per_fleet.len() > 1 {
+    if counts.interrupted > 0 {
+        p.note(&format!(
+            "Interrupted: {} not changed (no request was sent for them); {} changed, {} \
+             unchanged, {} failed.",
+            plural(counts.interrupted, "device", "devices"),
+            counts.changed,
+            counts.unchanged,
+            counts.failed
+        ));
+    } else if counts.failed > 0 || per_fleet.len() > 1 {
         p.note(&format!(
             "{} changed, {} unchanged, {} failed.",
             counts.changed, counts.unchanged, counts.failed
@@ -446,6 +455,11 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
     });
     if dry_run {
         doc["dry_run"] = Value::Bool(true);
+    }
+    if counts.interrupted > 0 {
+        // The devices not done have `"changed": false` and a `BalenaInterrupted` error.
+        doc["counts"]["interrupted"] = counts.interrupted.into();
+        doc["interrupted"] = Value::Bool(true);
     }
     if let Some(w) = waited {
         doc["rollout"] = rollout_json(w);

@@ -12,6 +12,7 @@ mod errors;
 mod fleet;
 mod harness;
 mod hostile;
+mod interrupt;
 mod release;
 mod security;
 mod views;
