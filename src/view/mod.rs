@@ -85,7 +85,11 @@ impl Printer {
             err: RefCell::new(Box::new(std::io::stderr())),
             json,
             json_errors: json || content_type_json,
-            progress_bar: std::io::stderr().is_terminal() && !debug,
+            progress_bar: progress::use_bar(
+                std::io::stderr().is_terminal(),
+                debug,
+                std::env::var("TERM").ok().as_deref(),
+            ),
             json_written: Cell::new(false),
             out_error: RefCell::new(None),
             out_is_terminal: std::io::stdout().is_terminal(),
