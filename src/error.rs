@@ -12,6 +12,7 @@
 //! | 7 | network, timeout or server failure (5xx, 429) after retries |
 //! | 8 | `--wait` timed out |
 //! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
+//! | 130 | interrupted (SIGINT): what was already changed is printed |
 
 use balena_api::error::{ApiError, LOGIN_REQUIRED};
 
@@ -33,6 +34,8 @@ pub enum ExitCode {
     WaitTimeout = 8,
     /// A bulk operation failed for some devices or fleets and succeeded for others.
     Partial = 9,
+    /// Interrupted by SIGINT (128 + 2, as shells report it).
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -63,7 +66,8 @@ Exit codes:
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
   8  --wait timed out (the devices still behind are listed)
-  9  partial failure (some devices or fleets failed, the others were changed)"
+  9  partial failure (some devices or fleets failed, the others were changed)
+  130 interrupted (Ctrl-C); what was already changed is printed"
     };
 }
 
@@ -129,13 +133,22 @@ pub enum Error {
     #[error("timed out waiting for {} device(s) to run their target release", behind.len())]
     WaitTimeout { behind: Vec<String> },
     /// A bulk operation failed for some items and succeeded for the others.
-    #[error("{failed} of {total} {what} failed; the others were processed")]
+    #[error("{failed} of {total} {what} failed; {}", if *dry_run { "nothing was changed (dry run)" } else { "the others were processed" })]
     PartialFailure {
         failed: usize,
         total: usize,
         /// `devices`
         what: String,
+        /// A `--dry-run`: nothing was processed.
+        dry_run: bool,
     },
+    /// Writing to stdout failed (a full disk, a closed descriptor; a closed pipe is not an
+    /// error).
+    #[error("cannot write to stdout: {detail}")]
+    Output { detail: String },
+    /// SIGINT: the command stopped; what was done before is printed.
+    #[error("interrupted: {done}")]
+    Interrupted { done: String },
     /// `fleet rollback`: nothing pinnable before the current target.
     #[error("no earlier pinnable release than {current} in fleet {fleet}")]
     NoEarlierRelease { current: String, fleet: String },
@@ -254,6 +267,8 @@ impl Error {
             Error::Stdin { .. } => "BalenaInvalidParameterError",
             Error::Incomplete { .. } => "BalenaInvalidResponse",
             Error::Runtime { .. } => "BalenaRuntimeError",
+            Error::Output { .. } => "BalenaOutputError",
+            Error::Interrupted { .. } => "BalenaInterrupted",
             Error::CommandLine { .. } => "BalenaUsageError",
         }
     }
@@ -273,7 +288,11 @@ impl Error {
                 | ApiError::InsecureUrl { .. }
                 | ApiError::BadUrl { .. } => ExitCode::Other,
             },
-            Error::Config(_) | Error::Incomplete { .. } | Error::Runtime { .. } => ExitCode::Other,
+            Error::Config(_)
+            | Error::Incomplete { .. }
+            | Error::Runtime { .. }
+            | Error::Output { .. } => ExitCode::Other,
+            Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::FleetNotFound(_)
             | Error::DeviceNotFound(_)
             | Error::ReleaseNotFound { .. }
@@ -370,6 +389,12 @@ impl Error {
                 .into(),
             Error::Incomplete { .. } => "Check that apiUrl/balenaUrl point at a balena API \
                                          (`--debug` shows the requests)."
+                .into(),
+            Error::Output { .. } => "Check where stdout goes (a full disk, a closed file \
+                                     descriptor); the command itself ran."
+                .into(),
+            Error::Interrupted { .. } => "Run the command again to finish: devices already \
+                                          done are left as they are."
                 .into(),
             Error::Runtime { .. } => return None,
         })
@@ -504,9 +529,23 @@ mod tests {
             code(Error::PartialFailure {
                 failed: 1,
                 total: 3,
-                what: "devices".into()
+                what: "devices".into(),
+                dry_run: false,
             }),
             ExitCode::Partial
+        );
+        assert_eq!(
+            code(Error::Output {
+                detail: "No space left on device".into()
+            }),
+            ExitCode::Other
+        );
+        assert_eq!(
+            code(Error::Interrupted {
+                done: String::new()
+            })
+            .code(),
+            130
         );
         assert_eq!(
             code(Error::NoEarlierRelease {

@@ -51,12 +51,28 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::stdio(cli.global.json, cli.global.debug);
-    match run(cli, &printer) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match run(cli, &printer) {
+        Ok(()) => error::ExitCode::Ok,
         Err(e) => {
             view::error::print(&printer, &e);
-            e.exit_code().into()
+            e.exit_code()
         }
+    };
+    exit(&printer, code).into()
+}
+
+/// The exit path: a failed write to stdout (not a closed pipe) is told on stderr, and
+/// turns a success into exit 1 (`BalenaOutputError`); an earlier error keeps its code.
+fn exit(printer: &Printer, code: error::ExitCode) -> error::ExitCode {
+    let Some(detail) = printer.output_error() else {
+        return code;
+    };
+    let e = Error::Output { detail };
+    printer.err(&view::error::human(&e));
+    if code == error::ExitCode::Ok {
+        e.exit_code()
+    } else {
+        code
     }
 }
 
@@ -101,7 +117,7 @@ fn run(cli: cli::Cli, printer: &Printer) -> Result<(), Error> {
     if let cli::Command::Completion(c) = &cli.command {
         let mut out = Vec::new();
         clap_complete::generate(c.shell, &mut cli::command(), "balena", &mut out);
-        printer.out(&String::from_utf8_lossy(&out));
+        printer.out_raw(&String::from_utf8_lossy(&out));
         return Ok(());
     }
     match &cli.command {

@@ -138,7 +138,14 @@ async fn apply(
     }
     ops::write_device(&ctx.api, dev.id, &plan).await?;
     view::mutation::device_done(p, dev, fleet, action, &plan);
-    let waited = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await?;
+    let waited = match wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await {
+        Err(e @ Error::Interrupted { .. }) => {
+            // The change stands: its result document, then the interrupt.
+            view::mutation::device_result(p, dev, fleet, &plan, None);
+            return Err(e);
+        }
+        w => w?,
+    };
     view::mutation::device_result(p, dev, fleet, &plan, waited.as_ref());
     finish_wait(waited)
 }
@@ -158,15 +165,26 @@ async fn run_bulk(
         BulkOp::TrackFleet => BulkAction::TrackFleet,
     };
     view::mutation::caveats(p, &outcome.caveats);
+    if let Some(slug) = &outcome.empty_fleet {
+        view::mutation::empty_fleet(p, slug, m.dry_run);
+    }
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
     let ok_ids = outcome.ok_ids();
-    let waited = if ok_ids.is_empty() {
+    let interrupted = outcome.items.iter().any(plan::BulkItem::interrupted);
+    let waited = if ok_ids.is_empty() || interrupted {
         None
     } else {
-        wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await?
+        match wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await {
+            Err(e @ Error::Interrupted { .. }) => {
+                // The changes stand: the result document, then the interrupt.
+                view::mutation::bulk_result(p, &outcome.items, m.dry_run, None);
+                return Err(e);
+            }
+            w => w?,
+        }
     };
     view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
-    if let Some(e) = plan::bulk_error(&outcome.items) {
+    if let Some(e) = plan::bulk_error(&outcome.items, m.dry_run) {
         return Err(e);
     }
     finish_wait(waited)

@@ -182,7 +182,14 @@ async fn apply(
         id: app.id,
         slug: app.slug.clone(),
     };
-    let waited = wait_if_asked(ctx, m, scope).await?;
+    let waited = match wait_if_asked(ctx, m, scope).await {
+        Err(e @ Error::Interrupted { .. }) => {
+            // The change stands: its result document, then the interrupt.
+            view::mutation::fleet_result(p, app, &plan, None);
+            return Err(e);
+        }
+        w => w?,
+    };
     view::mutation::fleet_result(p, app, &plan, waited.as_ref());
     finish_wait(waited)
 }

@@ -131,8 +131,18 @@ async fn wait_for(
     scope: &WaitScope,
     timeout: Duration,
 ) -> Result<WaitOutcome, Error> {
+    crate::ops::interrupt::arm();
     let mut progress = WaitProgress::start(ctx.printer, scope.label());
-    wait_for_rollout(&ctx.api, scope, timeout, &mut progress).await
+    let w = tokio::select! {
+        w = wait_for_rollout(&ctx.api, scope, timeout, &mut progress) => w?,
+        () = crate::ops::interrupt::interrupted() => {
+            return Err(Error::Interrupted {
+                done: "the change was applied; the wait was interrupted".into(),
+            });
+        }
+    };
+    crate::view::progress::offline(ctx.printer, &w);
+    Ok(w)
 }
 
 /// After the result is printed: the wait-timeout error (exit 8) if the wait did not

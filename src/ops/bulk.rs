@@ -24,7 +24,7 @@ use balena_api::odata::{self, Filter, Lit, Query};
 use balena_api::patch::DevicePatch;
 use balena_api::Client;
 
-use super::find;
+use super::{find, interrupt};
 use crate::error::Error;
 use crate::policy::plan::{self, BulkItem, DeviceAction};
 use crate::policy::release::{self as rel_rules, Caveat, SUMMARY_FIELDS};
@@ -51,6 +51,9 @@ pub struct BulkOutcome {
     pub items: Vec<BulkItem>,
     /// The caveats of the releases pinned.
     pub caveats: Vec<Caveat>,
+    /// `--fleet F` (without `--tag`) named a fleet without devices: the slug. Nothing to
+    /// do, and not an error (every device of the fleet is, vacuously, as asked).
+    pub empty_fleet: Option<String>,
 }
 
 impl BulkOutcome {
@@ -149,6 +152,13 @@ pub async fn run(
             let app: Application = find::fleet(api, fleet, fleet_query(op)).await?;
             let action = action_of(release_of(api, op, &app, &mut caveats).await?);
             let devs = fleet_devices(api, app.id, tags).await?;
+            if devs.is_empty() && tags.is_empty() {
+                return Ok(BulkOutcome {
+                    items,
+                    caveats,
+                    empty_fleet: Some(app.slug),
+                });
+            }
             if devs.is_empty() {
                 return Err(Error::NoDevicesSelected {
                     what: describe_selection(&app.slug, tags),
@@ -205,12 +215,17 @@ pub async fn run(
                     )),
                 }
             }
+            plan::merge_duplicates(&mut items);
         }
     }
     if !dry_run {
         write(api, &mut items).await;
     }
-    Ok(BulkOutcome { items, caveats })
+    Ok(BulkOutcome {
+        items,
+        caveats,
+        empty_fleet: None,
+    })
 }
 
 fn describe_selection(slug: &str, tags: &[String]) -> String {
@@ -224,8 +239,11 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
     }
 }
 
-/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices.
+/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices. After a
+/// SIGINT ([`interrupt`]) the request in flight is finished and no other is sent: the
+/// devices not written are marked [`Error::Interrupted`].
 async fn write(api: &Client, items: &mut [BulkItem]) {
+    interrupt::arm();
     let mut groups: BTreeMap<DevicePatch, Vec<i64>> = BTreeMap::new();
     for i in items.iter() {
         if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
@@ -239,6 +257,15 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
         let path_of =
             |c: &[i64]| odata::path("device", &Query::new().filter(Filter::id_in("id", c)));
         for chunk in id_chunks(&ids, path_of) {
+            if interrupt::requested() {
+                let e = Error::Interrupted {
+                    done: "not changed".into(),
+                };
+                for id in &chunk {
+                    failed.insert(*id, e.clone());
+                }
+                continue;
+            }
             if let Err(e) = api.patch(&path_of(&chunk), &patch).await {
                 let e = Error::from(e);
                 for id in &chunk {

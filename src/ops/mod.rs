@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod find;
+pub mod interrupt;
 pub mod wait;
 
 use balena_api::odata;

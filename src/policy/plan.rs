@@ -269,6 +269,11 @@ impl BulkItem {
             .unwrap_or_default()
     }
 
+    /// Left undone by an interrupt (SIGINT).
+    pub fn interrupted(&self) -> bool {
+        matches!(self.error, Some(Error::Interrupted { .. }))
+    }
+
     pub fn changed(&self) -> bool {
         self.error.is_none() && self.plan.as_ref().is_some_and(|p| p.change.changed)
     }
@@ -288,14 +293,19 @@ impl BulkItem {
 pub struct BulkCounts {
     pub changed: usize,
     pub unchanged: usize,
+    /// Failed, not counting those left undone by an interrupt.
     pub failed: usize,
+    /// Not written because the run was interrupted (SIGINT).
+    pub interrupted: usize,
 }
 
 impl BulkCounts {
     pub fn of(items: &[BulkItem]) -> BulkCounts {
         let mut c = BulkCounts::default();
         for i in items {
-            if i.error.is_some() {
+            if i.interrupted() {
+                c.interrupted += 1;
+            } else if i.error.is_some() {
                 c.failed += 1;
             } else if i.changed() {
                 c.changed += 1;
@@ -311,11 +321,32 @@ impl BulkCounts {
     }
 }
 
+/// One item per device: a device named several times in a list (its full uuid, a prefix,
+/// in upper case) is one device, counted, written and reported once, under the first
+/// argument that named it. Items without a device (not found, ambiguous) are kept as they
+/// are: each is its own failure.
+pub fn merge_duplicates(items: &mut Vec<BulkItem>) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| i.device.as_ref().is_none_or(|d| seen.insert(d.id)));
+}
+
 /// The outcome of a bulk mutation as an error: none when every item succeeded; the first
 /// failed item's error when all failed (the single-device command's error and exit code);
-/// otherwise a partial failure (exit 9).
-pub fn bulk_error(items: &[BulkItem]) -> Option<Error> {
+/// otherwise a partial failure (exit 9), which says so when nothing was changed (`dry_run`).
+pub fn bulk_error(items: &[BulkItem], dry_run: bool) -> Option<Error> {
     let c = BulkCounts::of(items);
+    if c.interrupted > 0 {
+        return Some(Error::Interrupted {
+            done: format!(
+                "{} of {} devices changed, {} unchanged, {} failed, {} not done",
+                c.changed,
+                items.len(),
+                c.unchanged,
+                c.failed,
+                c.interrupted
+            ),
+        });
+    }
     if c.failed == 0 {
         return None;
     }
@@ -326,5 +357,6 @@ pub fn bulk_error(items: &[BulkItem]) -> Option<Error> {
         failed: c.failed,
         total: items.len(),
         what: "devices".into(),
+        dry_run,
     })
 }

@@ -6,7 +6,7 @@ use super::Printer;
 
 /// `balena help [command…]`: the help text clap rendered, as `--help` prints it.
 pub fn help(p: &Printer, text: &str) {
-    p.out(text);
+    p.out_raw(text);
     if !text.ends_with('\n') {
         p.out("\n");
     }

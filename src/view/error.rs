@@ -24,7 +24,7 @@ pub fn human(e: &Error) -> String {
             _ => "candidates:\n",
         });
         for c in items {
-            s.push_str(&format!("  {c}\n"));
+            s.push_str(&format!("  {}\n", super::safe(c)));
         }
     }
     if let Some(h) = e.hint() {
@@ -68,8 +68,13 @@ fn json_value(e: &Error) -> Value {
 }
 
 /// `{"name":…,"message":…}`: an error inside a per-item result.
+/// An ambiguity adds its `candidates`.
 pub fn item_json(e: &Error) -> Value {
-    serde_json::json!({"name": e.name(), "message": e.to_string()})
+    let mut v = serde_json::json!({"name": e.name(), "message": e.to_string()});
+    if let (Some((key, items)), Value::Object(o)) = (e.list(), &mut v) {
+        o.insert(key.into(), items.to_vec().into());
+    }
+    v
 }
 
 /// Prints an error: with `--json`, the JSON object on stdout, or on one line of stderr when

@@ -2,7 +2,18 @@
 //! typed results, through a [`Printer`] that is handed its stdout and stderr (the real ones,
 //! or buffers in tests).
 //!
-//! A closed pipe (EPIPE) is ignored, so `balena release list x | head -1` is quiet.
+//! A closed pipe (EPIPE) is ignored, so `balena release list x | head -1` is quiet; any
+//! other failed write to stdout (a full disk, a closed descriptor) is recorded, and the exit
+//! path reports it ([`Printer::output_error`]).
+//!
+//! Terminal safety: human output never carries a control character that came from the
+//! server. Everything written through [`Printer::out`] and [`Printer::err`] (so `note` and
+//! `warn` too) goes through [`safe_text`], the table renderers escape every cell with
+//! [`safe`], and list items (candidates, devices still behind) are escaped one by one. The
+//! escapes are `\e` (ESC), `\a` (BEL), `\b`, `\f`, `\v`, `\r`, `\n`, `\t`, `\0` and `\xNN`
+//! for other C0 controls and DEL, `\u{NN}` for C1 controls (U+0080–U+009F). A backslash is
+//! left as is, so ordinary data keeps its bytes. JSON output is never escaped (JSON has its
+//! own escapes), nor are clap's help and the completion scripts ([`Printer::out_raw`]).
 
 pub mod about;
 pub mod account;
@@ -18,6 +29,7 @@ pub mod release;
 pub mod table;
 pub mod yaml;
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
@@ -38,6 +50,8 @@ pub struct Printer {
     /// A JSON document went to stdout (so an error after it goes to stderr: stdout holds one
     /// document).
     json_written: Cell<bool>,
+    /// The first failed write to stdout that was not a closed pipe.
+    out_error: RefCell<Option<String>>,
     /// stdout is a terminal (`--view` opens a browser only then).
     pub out_is_terminal: bool,
 }
@@ -67,12 +81,17 @@ impl Printer {
     pub fn stdio(json: bool, debug: bool) -> Printer {
         let content_type_json = std::env::var("BALENA_CONTENT_TYPE").is_ok_and(|v| v == "json");
         Printer {
-            out: RefCell::new(Box::new(std::io::stdout())),
+            out: RefCell::new(stdout_writer()),
             err: RefCell::new(Box::new(std::io::stderr())),
             json,
             json_errors: json || content_type_json,
-            progress_bar: std::io::stderr().is_terminal() && !debug,
+            progress_bar: progress::use_bar(
+                std::io::stderr().is_terminal(),
+                debug,
+                std::env::var("TERM").ok().as_deref(),
+            ),
             json_written: Cell::new(false),
+            out_error: RefCell::new(None),
             out_is_terminal: std::io::stdout().is_terminal(),
         }
     }
@@ -87,28 +106,54 @@ impl Printer {
             json_errors: json,
             progress_bar: false,
             json_written: Cell::new(false),
+            out_error: RefCell::new(None),
             out_is_terminal: false,
         };
         (p, out, err)
     }
 
-    /// Writes `s` to stdout as is.
+    /// Writes `s` to stdout, its control characters but `\n` and `\t` escapes
+    /// ([`safe_text`]).
     pub fn out(&self, s: &str) {
-        write_ignoring_epipe(&mut **self.out.borrow_mut(), s.as_bytes());
+        self.out_raw(&safe_text(s));
+    }
+
+    /// Writes `s` to stdout as is (clap's help, completion scripts, JSON text).
+    pub fn out_raw(&self, s: &str) {
+        let r = write_all_flush(&mut **self.out.borrow_mut(), s.as_bytes());
+        self.record(r);
     }
 
     /// Lines to stdout through one buffer: `write` is handed a sink for each line.
     pub fn out_lines(&self, write: impl FnOnce(&mut dyn FnMut(&str))) {
         let mut out = self.out.borrow_mut();
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut **out);
-        let mut failed = false;
+        let mut result = Ok(());
         write(&mut |line: &str| {
-            if !failed && w.write_all(line.as_bytes()).is_err() {
-                // A closed pipe: drop the rest, as `out` does.
-                failed = true;
+            if result.is_ok() {
+                // After a failure (a closed pipe, a full disk) the rest is dropped.
+                result = w.write_all(safe_text(line).as_bytes());
             }
         });
-        let _ = w.flush();
+        let result = result.and_then(|()| w.flush());
+        drop(w);
+        drop(out);
+        self.record(result);
+    }
+
+    /// The first failed write to stdout that was not a closed pipe (EPIPE): the exit path
+    /// reports it, and the command exits non-zero.
+    pub fn output_error(&self) -> Option<String> {
+        self.out_error.borrow().clone()
+    }
+
+    /// Keeps the first non-EPIPE write error.
+    fn record(&self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            if e.kind() != std::io::ErrorKind::BrokenPipe && self.out_error.borrow().is_none() {
+                *self.out_error.borrow_mut() = Some(e.to_string());
+            }
+        }
     }
 
     /// Whether a JSON document already went to stdout.
@@ -116,9 +161,10 @@ impl Printer {
         self.json_written.get()
     }
 
-    /// Writes `s` to stderr as is.
+    /// Writes `s` to stderr, its control characters but `\n` and `\t` escaped. A failure
+    /// there has nowhere to be told, and is dropped.
     pub fn err(&self, s: &str) {
-        write_ignoring_epipe(&mut **self.err.borrow_mut(), s.as_bytes());
+        let _ = write_all_flush(&mut **self.err.borrow_mut(), safe_text(s).as_bytes());
     }
 
     /// One line on stderr (confirmations, progress).
@@ -147,17 +193,98 @@ impl Printer {
         self.json_written.set(true);
         let mut out = self.out.borrow_mut();
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut **out);
-        // An error here is a closed pipe (values always serialise): drop it, as `out` does.
-        let _ = write(&mut w)
+        // An error here is a failed write (values always serialise).
+        let r = write(&mut w)
             .map_err(std::io::Error::from)
             .and_then(|()| w.write_all(b"\n"))
             .and_then(|()| w.flush());
+        drop(w);
+        drop(out);
+        self.record(r);
     }
 }
 
-fn write_ignoring_epipe(w: &mut dyn Write, b: &[u8]) {
-    // Rust ignores SIGPIPE, so a closed pipe shows up as an error here: drop it.
-    let _ = w.write_all(b).and_then(|()| w.flush());
+/// The process's stdout. Rust's `Stdout` treats a closed descriptor (EBADF) as a sink that
+/// accepts everything, so on Unix this is a duplicate of descriptor 1 as a plain file, whose
+/// writes fail when it is closed; a descriptor that can't be duplicated (closed) is a writer
+/// whose every write fails with that error.
+fn stdout_writer() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Box::new(std::fs::File::from(fd)),
+            Err(e) => Box::new(Failing(e.kind(), e.to_string())),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Box::new(std::io::stdout())
+    }
+}
+
+/// A writer whose every write fails (a stdout that is closed).
+#[cfg(unix)]
+struct Failing(std::io::ErrorKind, String);
+
+#[cfg(unix)]
+impl Write for Failing {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(self.0, self.1.clone()))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_all_flush(w: &mut dyn Write, b: &[u8]) -> std::io::Result<()> {
+    // Rust ignores SIGPIPE, so a closed pipe shows up as an error here ([`Printer::record`]
+    // drops it).
+    w.write_all(b).and_then(|()| w.flush())
+}
+
+/// The escape of one control character (see the module's documentation).
+fn escape_control(c: char, out: &mut String) {
+    match c {
+        '\u{1b}' => out.push_str("\\e"),
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\u{b}' => out.push_str("\\v"),
+        '\r' => out.push_str("\\r"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\0' => out.push_str("\\0"),
+        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+    }
+}
+
+fn escaped(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && !keep(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && !keep(c) {
+            escape_control(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Server data inside one line (a table cell, a name in a sentence, a list item): every
+/// control character escaped, `\n` and `\t` included, so it can't break a row or move the
+/// cursor. Text without control characters is returned as is.
+pub fn safe(s: &str) -> Cow<'_, str> {
+    escaped(s, |_| false)
+}
+
+/// Text of several lines: every control character escaped but `\n` and `\t`.
+pub fn safe_text(s: &str) -> Cow<'_, str> {
+    escaped(s, |c| c == '\n' || c == '\t')
 }
 
 /// The keys of `tail` (an object when serialised) after those of `head` (an object).
@@ -191,5 +318,68 @@ mod tests {
         assert_eq!(err.text(), "b\nwarning: c\n");
         assert_eq!(plural(1, "device", "devices"), "1 device");
         assert_eq!(plural(0, "device", "devices"), "0 devices");
+    }
+}
+
+#[cfg(test)]
+mod safety_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_ordinary_text_is_borrowed() {
+        assert!(matches!(safe("door-1 日本 \\x"), Cow::Borrowed(_)));
+        assert!(matches!(safe_text("a\n\tb"), Cow::Borrowed(_)));
+        assert_eq!(
+            safe("\u{1b}]0;t\u{7}\n\t\r\0\u{1}\u{7f}\u{85}\u{8}\u{c}\u{b}"),
+            "\\e]0;t\\a\\n\\t\\r\\0\\x01\\x7f\\u{85}\\b\\f\\v"
+        );
+        assert_eq!(safe_text("a\u{1b}[2J\nb\tc\rd"), "a\\e[2J\nb\tc\\rd");
+    }
+
+    #[test]
+    fn the_printer_escapes_human_output_but_not_json() {
+        let (p, out, err) = Printer::buffered(false);
+        p.out("x\u{1b}[31m\n");
+        p.note("y\u{7}");
+        p.json_compact(&["\u{1b}"]);
+        p.out_raw("\u{1b}raw");
+        assert_eq!(out.text(), "x\\e[31m\n[\"\\u001b\"]\n\u{1b}raw");
+        assert_eq!(err.text(), "y\\a\n");
+        assert_eq!(p.output_error(), None);
+    }
+
+    struct Broken(std::io::ErrorKind);
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn into(kind: std::io::ErrorKind) -> Printer {
+        let (mut p, _, _) = Printer::buffered(true);
+        p.out = RefCell::new(Box::new(Broken(kind)));
+        p
+    }
+
+    #[test]
+    fn the_first_failed_write_is_kept_but_a_closed_pipe_is_not_an_error() {
+        let p = into(std::io::ErrorKind::BrokenPipe);
+        p.out("a\n");
+        p.json_pretty(&1);
+        p.out_lines(|w| w("l\n"));
+        assert_eq!(p.output_error(), None);
+        let p = into(std::io::ErrorKind::StorageFull);
+        p.json_pretty(&1);
+        p.out("a\n");
+        assert!(p.output_error().is_some());
+        let p = into(std::io::ErrorKind::Other);
+        p.out_lines(|w| {
+            w("a\n");
+            w("b\n");
+        });
+        assert!(p.output_error().is_some());
     }
 }

@@ -284,6 +284,18 @@ pub enum BulkAction {
     TrackFleet,
 }
 
+/// `--fleet F` on a fleet without devices: nothing to do (stderr; `--json` has its empty
+/// result document).
+pub fn empty_fleet(p: &Printer, slug: &str, dry_run: bool) {
+    if !p.json {
+        p.note(&format!(
+            "Fleet {}: no device, nothing to do{}.",
+            super::safe(slug),
+            if dry_run { " (dry run)" } else { "" }
+        ));
+    }
+}
+
 /// Human output of a bulk mutation: the failures, then the plan on stdout (`--dry-run`) or
 /// one confirmation per fleet on stderr. Nothing with `--json` (the result document says it
 /// all).
@@ -292,9 +304,20 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
         return;
     }
     let counts = BulkCounts::of(items);
-    for i in items {
+    for i in items.iter().filter(|i| !i.interrupted()) {
         if let Some(e) = &i.error {
-            p.note(&format!("error: device {}: {e}", i.who()));
+            let e_text = e.to_string();
+            p.note(&format!(
+                "error: device {}: {}",
+                super::safe(i.who()),
+                super::safe(&e_text)
+            ));
+            if let Some((key, list)) = e.list() {
+                p.note(&format!("  {key}:"));
+                for c in list {
+                    p.note(&format!("    {}", super::safe(c)));
+                }
+            }
             if matches!(
                 e,
                 Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. }
@@ -379,7 +402,16 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
         };
         p.note(&line);
     }
-    if counts.failed > 0 || per_fleet.len() > 1 {
+    if counts.interrupted > 0 {
+        p.note(&format!(
+            "Interrupted: {} not changed (no request was sent for them); {} changed, {} \
+             unchanged, {} failed.",
+            plural(counts.interrupted, "device", "devices"),
+            counts.changed,
+            counts.unchanged,
+            counts.failed
+        ));
+    } else if counts.failed > 0 || per_fleet.len() > 1 {
         p.note(&format!(
             "{} changed, {} unchanged, {} failed.",
             counts.changed, counts.unchanged, counts.failed
@@ -423,6 +455,11 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
     });
     if dry_run {
         doc["dry_run"] = Value::Bool(true);
+    }
+    if counts.interrupted > 0 {
+        // The devices not done have `"changed": false` and a `BalenaInterrupted` error.
+        doc["counts"]["interrupted"] = counts.interrupted.into();
+        doc["interrupted"] = Value::Bool(true);
     }
     if let Some(w) = waited {
         doc["rollout"] = rollout_json(w);
@@ -591,7 +628,7 @@ mod tests {
         assert_eq!(v["results"][1]["before"], Value::Null);
         assert_eq!(v["results"][0]["after"]["release"]["id"], 2);
         assert!(matches!(
-            plan::bulk_error(&items),
+            plan::bulk_error(&items, false),
             Some(Error::PartialFailure {
                 failed: 1,
                 total: 2,

@@ -68,8 +68,8 @@ fn tag_lines(tags: Option<&Value>) -> Vec<String> {
                 .map(|t| {
                     format!(
                         "{}={}",
-                        t.get("tag_key").and_then(|v| v.as_str()).unwrap_or(""),
-                        t.get("value").and_then(|v| v.as_str()).unwrap_or("")
+                        super::safe(t.get("tag_key").and_then(|v| v.as_str()).unwrap_or("")),
+                        super::safe(t.get("value").and_then(|v| v.as_str()).unwrap_or(""))
                     )
                 })
                 .collect()

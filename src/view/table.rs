@@ -15,6 +15,12 @@
 //! unicode-width, as comfy-table does. Limits: comfy-table counts widths in `u16`, so a
 //! single line wider than 65,535 columns would be wrapped; and a `\n` inside a horizontal
 //! cell starts a continuation line within that column.
+//!
+//! Terminal safety is here, for every table: horizontal cells and headers are escaped with
+//! [`super::safe`] (a `\n` or `\t` in a name is shown as `\n`, `\t` and the row stays one
+//! line), the vertical title too, vertical values with [`super::safe_text`] (their lines are
+//! ours: a multi-line value continues at the value column) and the items of
+//! [`counted_list`] with [`super::safe`].
 
 use comfy_table::{presets, ContentArrangement, Table};
 use unicode_width::UnicodeWidthStr;
@@ -93,12 +99,16 @@ pub struct Horizontal {
 impl Horizontal {
     pub fn new(headers: &[&str]) -> Horizontal {
         let mut table = table();
-        table.set_header(headers.iter().copied());
+        table.set_header(headers.iter().map(|h| super::safe(h).into_owned()));
         Horizontal { table, rows: 0 }
     }
 
-    pub fn row<T: Into<comfy_table::Cell>>(&mut self, cells: impl IntoIterator<Item = T>) {
-        self.table.add_row(cells);
+    pub fn row<T: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = T>) {
+        self.table.add_row(
+            cells
+                .into_iter()
+                .map(|c| super::safe(c.as_ref()).into_owned()),
+        );
         self.rows += 1;
     }
 
@@ -136,7 +146,10 @@ fn vertical_table(rows: &[(&str, Option<String>)]) -> Table {
     let mut t = table();
     for (k, v) in rows {
         if let Some(v) = v {
-            t.add_row([format!("{k}:"), v.clone()]);
+            t.add_row([
+                format!("{}:", super::safe(k)),
+                super::safe_text(v).into_owned(),
+            ]);
         }
     }
     set_padding(&mut t);
@@ -149,7 +162,7 @@ fn vertical_table(rows: &[(&str, Option<String>)]) -> Table {
 pub fn vertical(title: Option<&str>, rows: &[(&str, Option<String>)]) -> String {
     let mut out = String::new();
     if let Some(t) = title {
-        out.push_str(&format!("== {t}\n"));
+        out.push_str(&format!("== {}\n", super::safe(t)));
     }
     out.push_str(&render(&vertical_table(rows)));
     out
@@ -199,7 +212,7 @@ pub fn counted_list(count: usize, items: &[String]) -> String {
     let mut out = count.to_string();
     for i in shown {
         out.push('\n');
-        out.push_str(i);
+        out.push_str(&super::safe(i));
     }
     if count > shown.len() {
         out.push_str(&format!("\n… and {} more", count - shown.len()));
@@ -364,6 +377,26 @@ mod tests {
         assert_eq!(
             t,
             "== r\nLOG:    one\n          two\n\n        four\nLONGER: x\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_never_break_a_row() {
+        let rows = vec![
+            vec!["a\nb\tc".into(), "\u{1b}]0;x\u{7}".into()],
+            vec!["d".into(), "e".into()],
+        ];
+        assert_eq!(
+            horizontal(&["N", "V"], &rows),
+            "N       V\na\\nb\\tc \\e]0;x\\a\nd       e\n"
+        );
+        assert_eq!(
+            vertical(Some("t\u{1b}"), &[("K", Some("1\u{7}\n2".into()))]),
+            "== t\\e\nK: 1\\a\n   2\n"
+        );
+        assert_eq!(
+            counted_list(1, &["u n\nFAKE: row".into()]),
+            "1\nu n\\nFAKE: row"
         );
     }
 

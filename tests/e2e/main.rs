@@ -11,6 +11,8 @@ mod dropin;
 mod errors;
 mod fleet;
 mod harness;
+mod hostile;
+mod interrupt;
 mod release;
 mod security;
 mod views;

@@ -532,7 +532,8 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     }
 }
 
-/// 127.0.0.0/8, ::1 and `localhost`.
+/// 127.0.0.0/8, ::1 and `localhost` (with or without a final dot). Not `*.localhost`: a
+/// name is trusted only when it needs no resolver's goodwill.
 pub fn is_loopback(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
@@ -542,7 +543,7 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
         return ip.is_loopback();
     }
     let d = host.trim_end_matches('.').to_ascii_lowercase();
-    d == "localhost" || d.ends_with(".localhost")
+    d == "localhost"
 }
 
 #[cfg(test)]
@@ -558,6 +559,9 @@ mod tests {
             ("http://localhost:1234", true),
             ("http://example.com", false),
             ("http://10.0.0.1", false),
+            ("http://localhost.:1234", true),
+            ("http://foo.localhost", false),
+            ("http://localhost.example.com", false),
         ] {
             assert_eq!(is_loopback(&reqwest::Url::parse(u).unwrap()), want, "{u}");
         }

@@ -276,8 +276,9 @@ impl Sandbox {
             .as_ref()
             .expect("the sandbox was started without request_log()");
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
+        // Only complete lines: a line the sandbox is still writing is read next time.
+        text.split_inclusive('\n')
+            .filter(|l| l.ends_with('\n') && !l.trim().is_empty())
             .map(|l| {
                 let v: Value = serde_json::from_str(l).expect("log line is JSON");
                 Logged {
