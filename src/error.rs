@@ -12,6 +12,7 @@
 //! | 7 | network, timeout or server failure (5xx, 429) after retries |
 //! | 8 | `--wait` timed out |
 //! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
+//! | 10 | outcome unknown (a change was sent, its answer was lost, and it could not be read back) |
 
 use balena_api::error::{ApiError, LOGIN_REQUIRED};
 
@@ -33,6 +34,8 @@ pub enum ExitCode {
     WaitTimeout = 8,
     /// A bulk operation failed for some devices or fleets and succeeded for others.
     Partial = 9,
+    /// A change was sent, no answer came back, and the state could not be read back.
+    OutcomeUnknown = 10,
 }
 
 impl ExitCode {
@@ -63,7 +66,9 @@ Exit codes:
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
   8  --wait timed out (the devices still behind are listed)
-  9  partial failure (some devices or fleets failed, the others were changed)"
+  9  partial failure (some devices or fleets failed, the others were changed)
+ 10  outcome unknown (a change was sent, its answer was lost, and the state could
+     not be read back: the message says what to check)"
     };
 }
 
@@ -163,6 +168,36 @@ pub enum Error {
     /// has them). Printed without a name, as the official CLI prints these.
     #[error("{message}")]
     CommandLine { message: String, hint: String },
+    /// A write whose answer was lost (or a gateway failed): the state read back does not
+    /// hold the change, so nothing was changed.
+    #[error("the change to {what} was not made: {cause}")]
+    WriteNotApplied { what: String, cause: Box<ApiError> },
+    /// A write whose answer was lost, and whose state could not be read back.
+    #[error(
+        "outcome unknown: the change to {what} was sent and no answer came back ({cause}); \
+         reading it back failed too ({read_back})"
+    )]
+    OutcomeUnknown {
+        /// `fleet <slug>`, `device <uuid>`
+        what: String,
+        /// The fields written and their values.
+        change: String,
+        /// The command that shows them.
+        check: String,
+        cause: Box<ApiError>,
+        read_back: Box<ApiError>,
+    },
+    /// `--wait` after a change that was made: the polls failed (every one until the
+    /// deadline, or one was refused).
+    #[error(
+        "the change was made, but its rollout could not be observed: {failures} poll(s) failed; the last: {cause}"
+    )]
+    WaitFailed {
+        cause: Box<Error>,
+        failures: u32,
+        /// Every poll failed for a transient reason until the deadline (exit 8).
+        transient: bool,
+    },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {detail}")]
     Runtime { detail: String },
@@ -254,6 +289,9 @@ impl Error {
             Error::Stdin { .. } => "BalenaInvalidParameterError",
             Error::Incomplete { .. } => "BalenaInvalidResponse",
             Error::Runtime { .. } => "BalenaRuntimeError",
+            Error::WriteNotApplied { .. } => "BalenaWriteNotApplied",
+            Error::WaitFailed { .. } => "BalenaWaitFailed",
+            Error::OutcomeUnknown { .. } => "BalenaOutcomeUnknown",
             Error::CommandLine { .. } => "BalenaUsageError",
         }
     }
@@ -292,6 +330,17 @@ impl Error {
             }
             Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
             Error::PartialFailure { .. } => ExitCode::Partial,
+            Error::WriteNotApplied { .. } => ExitCode::Network,
+            Error::WaitFailed {
+                cause, transient, ..
+            } => {
+                if *transient {
+                    ExitCode::WaitTimeout
+                } else {
+                    cause.exit_code()
+                }
+            }
+            Error::OutcomeUnknown { .. } => ExitCode::OutcomeUnknown,
         }
     }
 
@@ -371,6 +420,30 @@ impl Error {
             Error::Incomplete { .. } => "Check that apiUrl/balenaUrl point at a balena API \
                                          (`--debug` shows the requests)."
                 .into(),
+            Error::WriteNotApplied { what, .. } => format!(
+                "The answer was lost, so {what} was read back: it does not hold the change. \
+                 Nothing was changed; run the command again."
+            ),
+            Error::OutcomeUnknown {
+                what,
+                change,
+                check,
+                ..
+            } => format!(
+                "Check whether {what} now has {change}: `{check}` shows it. If it does not, \
+                 run the command again (repeating it is safe)."
+            ),
+            Error::WaitFailed { transient, .. } => {
+                let why = if *transient {
+                    "no poll answered before the --timeout deadline"
+                } else {
+                    "a poll was refused"
+                };
+                format!(
+                    "The change was made ({why}). Check the devices with `balena device list \
+                     --fleet <fleet> --behind`, or wait again with --wait."
+                )
+            }
             Error::Runtime { .. } => return None,
         })
     }
@@ -516,6 +589,27 @@ mod tests {
             ExitCode::NotFound
         );
         assert_eq!(ExitCode::Partial.code(), 9);
+        let lost = ApiError::Timeout { detail: "t".into() };
+        assert_eq!(
+            code(Error::WriteNotApplied {
+                what: "fleet o/f".into(),
+                cause: Box::new(lost.clone())
+            }),
+            ExitCode::Network
+        );
+        let e = Error::OutcomeUnknown {
+            what: "fleet o/f".into(),
+            change: "should_be_running__release = 1".into(),
+            check: "balena fleet pin o/f".into(),
+            cause: Box::new(lost.clone()),
+            read_back: Box::new(lost),
+        };
+        assert_eq!(e.exit_code().code(), 10);
+        assert!(e
+            .to_string()
+            .starts_with("outcome unknown: the change to fleet o/f was sent"));
+        assert!(!e.hint().unwrap().contains("later"));
+        assert!(EXIT_CODES_HELP.contains(" 10  outcome unknown"));
     }
 
     #[test]

@@ -136,11 +136,11 @@ async fn apply(
         view::mutation::device_plan(p, dev, fleet, &plan);
         return Ok(());
     }
-    ops::write_device(&ctx.api, dev.id, &plan).await?;
+    ops::write_device(&ctx.api, dev, &plan).await?;
     view::mutation::device_done(p, dev, fleet, action, &plan);
-    let waited = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await?;
+    let (waited, failed) = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await;
     view::mutation::device_result(p, dev, fleet, &plan, waited.as_ref());
-    finish_wait(waited)
+    finish_wait(waited, failed)
 }
 
 /// Several devices: the bulk run, its report, the optional wait, the JSON result; exit 9
@@ -160,16 +160,16 @@ async fn run_bulk(
     view::mutation::caveats(p, &outcome.caveats);
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
     let ok_ids = outcome.ok_ids();
-    let waited = if ok_ids.is_empty() {
-        None
+    let (waited, failed) = if ok_ids.is_empty() {
+        (None, None)
     } else {
-        wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await?
+        wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await
     };
     view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
     if let Some(e) = plan::bulk_error(&outcome.items) {
         return Err(e);
     }
-    finish_wait(waited)
+    finish_wait(waited, failed)
 }
 
 const SHOW_FIELDS: &[&str] = &[

@@ -103,6 +103,8 @@ pub enum Hit {
 pub struct Rule {
     pub method: String,
     pub path_prefix: String,
+    /// Text the request target (path and query) must also contain.
+    pub containing: Option<String>,
     pub hit: Hit,
     pub fault: Fault,
     matched: usize,
@@ -114,6 +116,7 @@ impl Rule {
         Rule {
             method: method.to_ascii_uppercase(),
             path_prefix: path_prefix.to_owned(),
+            containing: None,
             hit: Hit::All,
             fault,
             matched: 0,
@@ -125,13 +128,25 @@ impl Rule {
         self
     }
 
+    /// Only requests whose target also contains `text` (e.g. a `$select`).
+    pub fn containing(mut self, text: &str) -> Rule {
+        self.containing = Some(text.to_owned());
+        self
+    }
+
     pub fn first(mut self, n: usize) -> Rule {
         self.hit = Hit::First(n);
         self
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
-        (self.method == "*" || self.method == method) && path.starts_with(&self.path_prefix)
+    fn matches(&self, method: &str, target: &str) -> bool {
+        let path = target.split('?').next().unwrap_or("");
+        (self.method == "*" || self.method == method)
+            && path.starts_with(&self.path_prefix)
+            && self
+                .containing
+                .as_deref()
+                .is_none_or(|t| target.contains(t))
     }
 
     /// Counts a matching request; whether the fault applies to it.
@@ -386,11 +401,10 @@ fn serve(s: &Shared, mut conn: TcpStream) {
     let Some(req) = read_request(&mut conn) else {
         return;
     };
-    let path = req.target.split('?').next().unwrap_or("").to_owned();
     // Every matching rule counts the request; the first that fires applies.
     let fault = lock(&s.rules)
         .iter_mut()
-        .filter(|r| r.matches(&req.method, &path))
+        .filter(|r| r.matches(&req.method, &req.target))
         .map(|r| r.fires().then(|| r.fault.clone()))
         .collect::<Vec<_>>()
         .into_iter()
@@ -540,6 +554,7 @@ mod tests {
         let (up, got) = upstream();
         let p = FaultProxy::start(&up);
         p.rule(Rule::new("GET", "/v7/dev", Fault::status(503).retry_after(2)).nth(2));
+        p.rule(Rule::new("GET", "/v7/dev", Fault::status(418)).containing("$top=9"));
         p.rule(
             Rule::new(
                 "*",
@@ -562,12 +577,13 @@ mod tests {
             get(&p.base_url, "PATCH", "/v7/application(1)").unwrap().0,
             200
         );
+        assert_eq!(get(&p.base_url, "GET", "/v7/device?$top=9").unwrap().0, 418);
         // The injected answers never reached the upstream.
         assert_eq!(lock(&got).len(), 4);
-        assert_eq!(p.seen_of("GET", "/v7/device").len(), 3);
+        assert_eq!(p.seen_of("GET", "/v7/device").len(), 4);
         assert_eq!(
             p.seen_of("*", "/").iter().filter(|s| !s.forwarded).count(),
-            2
+            3
         );
     }
 
