@@ -265,6 +265,9 @@ impl Error {
                 ApiError::Decode { .. } => "BalenaInvalidResponse",
                 ApiError::InsecureUrl { .. } => "BalenaInsecureUrl",
                 ApiError::BadUrl { .. } => "BalenaSettingsError",
+                ApiError::MalformedToken { .. } => "BalenaMalformedToken",
+                ApiError::UrlTooLong { .. } => "BalenaInvalidParameterError",
+                ApiError::TlsMismatch { .. } => "BalenaTlsMismatch",
             },
             Error::Config(_) => "BalenaSettingsError",
             Error::FleetNotFound(_) => "BalenaApplicationNotFound",
@@ -307,9 +310,12 @@ impl Error {
                     _ => ExitCode::Other,
                 },
                 ApiError::Network { .. } | ApiError::Timeout { .. } => ExitCode::Network,
+                ApiError::MalformedToken { .. } => ExitCode::Auth,
+                ApiError::UrlTooLong { .. } => ExitCode::Usage,
                 ApiError::Decode { .. }
                 | ApiError::InsecureUrl { .. }
-                | ApiError::BadUrl { .. } => ExitCode::Other,
+                | ApiError::BadUrl { .. }
+                | ApiError::TlsMismatch { .. } => ExitCode::Other,
             },
             Error::Config(_) | Error::Incomplete { .. } | Error::Runtime { .. } => ExitCode::Other,
             Error::FleetNotFound(_)
@@ -457,28 +463,28 @@ fn api_hint(e: &ApiError) -> Option<String> {
         ApiError::Http {
             status,
             retry_after,
+            host,
+            attempts,
             ..
-        } => match status {
-            400 | 409 => {
-                "The server refused the change because of its rules; nothing was modified.".into()
-            }
-            403 => "The credentials in use are not allowed to do this; check the account or \
-                    API key (`balena whoami`)."
-                .into(),
-            429 => match retry_after {
-                Some(s) => format!(
-                    "We need to slow down your requests temporarily. Please retry after {s} \
-                     seconds."
-                ),
-                None => "We need to slow down your requests temporarily. Please retry in a \
-                         moment."
-                    .into(),
-            },
-            500..=599 => {
-                "The API is failing; try again later (`--debug` shows the requests).".into()
-            }
-            _ => "`--debug` shows the requests and responses.".into(),
-        },
+        } => {
+            let told = format!(
+                "HTTP {status} from {host}, after {attempts} attempt{}. ",
+                if *attempts == 1 { "" } else { "s" }
+            );
+            return api_status_hint(*status, *retry_after).map(|h| told + &h);
+        }
+        ApiError::MalformedToken { .. } => "Log in again with `balena login --token <token>` \
+                                            (one line, no control characters), or fix \
+                                            BALENA_API_KEY or the token file in the data \
+                                            directory."
+            .into(),
+        ApiError::UrlTooLong { .. } => "Shorten the argument (a fleet, device uuid or release \
+                                        is far shorter); nothing was sent."
+            .into(),
+        ApiError::TlsMismatch { .. } => "The port serves plain http: use an http:// apiUrl \
+                                         (allowed for loopback addresses only) or the port \
+                                         that serves https. Not retried."
+            .into(),
         ApiError::Network { .. } => "Check the network and the balenaUrl/apiUrl setting \
                                      (HTTPS_PROXY and NO_PROXY are honoured)."
             .into(),
@@ -493,6 +499,29 @@ fn api_hint(e: &ApiError) -> Option<String> {
                                          loopback addresses (127.0.0.1, ::1, localhost)."
             .into(),
         ApiError::BadUrl { .. } => "Fix the apiUrl/balenaUrl setting.".into(),
+    })
+}
+
+/// The hint of an HTTP status (after "HTTP <status> from <host>, after N attempts.").
+fn api_status_hint(status: u16, retry_after: Option<u64>) -> Option<String> {
+    Some(match status {
+        400 | 409 => {
+            "The server refused the change because of its rules; nothing was modified.".into()
+        }
+        403 => "The credentials in use are not allowed to do this; check the account or \
+                    API key (`balena whoami`)."
+            .into(),
+        429 => match retry_after {
+            Some(s) => format!(
+                "We need to slow down your requests temporarily. Please retry after {s} \
+                     seconds."
+            ),
+            None => "We need to slow down your requests temporarily. Please retry in a \
+                         moment."
+                .into(),
+        },
+        500..=599 => "The API is failing; try again later (`--debug` shows the requests).".into(),
+        _ => "`--debug` shows the requests and responses.".into(),
     })
 }
 
@@ -511,6 +540,8 @@ mod tests {
             method: "GET",
             path: "/v7/x".into(),
             retry_after: None,
+            host: "api.example.com".into(),
+            attempts: 4,
         }
     }
 

@@ -258,3 +258,137 @@ fn a_wait_whose_polls_all_fail_still_prints_the_result_document() {
     );
     assert_eq!(sb.device_pin(DOOR2), Some(101));
 }
+
+#[test]
+fn a_malformed_token_is_a_credentials_error_before_any_request() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    let env = through(&proxy);
+    for (token, what) in [
+        (
+            format!("{TOKEN}\n{TOKEN}"),
+            "a line break (more than one line)",
+        ),
+        (format!("{TOKEN}\u{7}x"), "the control character U+0007"),
+    ] {
+        env.write_token(&token);
+        let out = env.run(&["fleet", "list"]);
+        out.code(3);
+        assert_eq!(
+            first_line(&out),
+            format!("BalenaMalformedToken: the balena token is malformed: it contains {what}")
+        );
+        assert!(out.stderr.contains("balena login --token"), "{out:?}");
+    }
+    assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
+}
+
+#[test]
+fn a_70_kb_argument_is_a_usage_error_before_any_request() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    let env = through(&proxy);
+    let long = "a".repeat(70 * 1024);
+    let out = env.run(&["fleet", "pin", &long, C102]);
+    out.code(2);
+    assert!(
+        first_line(&out).starts_with(
+            "BalenaInvalidParameterError: an argument is too long: the request URL would be "
+        ),
+        "{}",
+        first_line(&out)
+    );
+    assert!(proxy.seen().is_empty());
+    assert_eq!(sb.fleet_policy(FRONTDOOR), (false, Some(100)));
+}
+
+#[test]
+fn a_read_cut_in_the_middle_of_its_answer_is_retried() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    proxy.rule(Rule::new("GET", "/v7/application", Fault::Truncate).nth(1));
+    let env = through(&proxy);
+    let out = env.run(&["fleet", "acme/frontdoor", "--json"]);
+    out.ok();
+    assert_eq!(out.json()["slug"], "acme/frontdoor");
+    let reads = proxy.seen_of("GET", "/v7/application");
+    assert_eq!(reads[0].fault.as_deref(), Some("truncate"));
+    assert_eq!(reads[1].target, reads[0].target, "the same read again");
+}
+
+#[test]
+fn http_errors_name_the_status_the_host_and_the_attempts() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    proxy.rule(Rule::new("GET", "/v7/application", Fault::status(503)));
+    let env = through(&proxy);
+    let out = env.run(&["fleet", "acme/frontdoor"]);
+    out.code(7);
+    assert_eq!(
+        first_line(&out),
+        "BalenaRequestError: Request error: injected 503"
+    );
+    let host = proxy.base_url.trim_start_matches("http://");
+    assert!(
+        out.stderr
+            .contains(&format!("HTTP 503 from {host}, after 4 attempts.")),
+        "{out:?}"
+    );
+    assert_eq!(proxy.seen_of("GET", "/v7/application").len(), 4);
+    // Not retried: one attempt.
+    proxy.clear();
+    proxy.rule(Rule::new("GET", "/v7/application", Fault::status(500)));
+    let out = env.run(&["fleet", "acme/frontdoor"]);
+    out.code(7);
+    assert!(
+        out.stderr
+            .contains(&format!("HTTP 500 from {host}, after 1 attempt.")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_html_error_page_gives_only_its_title() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><title>Upstream trouble</title><style>{}</style></head><body><h1>Oops</h1></body></html>",
+        "b{color:red}".repeat(250)
+    );
+    assert!(page.len() > 3000);
+    proxy.rule(Rule::new("GET", "/v7/application", Fault::html(500, &page)));
+    let env = through(&proxy);
+    let out = env.run(&["fleet", "acme/frontdoor", "--json"]);
+    out.code(7);
+    let e = out.err_json();
+    assert_eq!(
+        e["error"]["message"], "Request error: Upstream trouble",
+        "{e}"
+    );
+    assert!(out.stdout.len() + out.stderr.len() < 1500, "{out:?}");
+}
+
+#[test]
+fn an_https_url_on_a_plain_http_port_is_a_tls_mismatch_not_retried() {
+    let sb = sandbox();
+    let https = sb.base_url.replacen("http://", "https://", 1);
+    let env = TestEnv::new(&https);
+    env.write_token(TOKEN);
+    let started = std::time::Instant::now();
+    let out = env.run(&["fleet", "acme/frontdoor"]);
+    out.code(1);
+    let host = sb.base_url.trim_start_matches("http://");
+    assert_eq!(
+        first_line(&out),
+        format!(
+            "BalenaTlsMismatch: TLS mismatch: {host} answered plain HTTP to an https:// request"
+        )
+    );
+    assert!(out.stderr.contains("Not retried"), "{out:?}");
+    // 3 retries would sleep 1.75 s at least.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
