@@ -64,13 +64,11 @@ pub fn device_holds(dev: &Device, p: &DevicePatch) -> bool {
     dev.pinned.id() == p.pin()
 }
 
-/// Reads `path` back until it answers (at most [`READ_BACK_TRIES`] times) and tells whether
-/// the row holds the change; `None` when no read succeeded (or the row is gone).
-async fn read_back<T, F>(api: &Client, path: &str, holds: F) -> Result<bool, ApiError>
-where
-    T: serde::de::DeserializeOwned,
-    F: Fn(&T) -> bool,
-{
+/// Reads the rows of `path` back until it answers (at most [`READ_BACK_TRIES`] times).
+async fn read_rows<T: serde::de::DeserializeOwned>(
+    api: &Client,
+    path: &str,
+) -> Result<Vec<T>, ApiError> {
     let mut pause = READ_BACK_PAUSE;
     let mut last = None;
     for i in 0..READ_BACK_TRIES {
@@ -78,15 +76,8 @@ where
             tokio::time::sleep(pause).await;
             pause *= 2;
         }
-        match api.get_one::<T>(path).await {
-            Ok(Some(row)) => return Ok(holds(&row)),
-            Ok(None) => {
-                return Err(ApiError::Decode {
-                    method: "GET",
-                    path: format!("/v7/{path}"),
-                    detail: "the row written is no longer visible".into(),
-                })
-            }
+        match api.get::<T>(path).await {
+            Ok(rows) => return Ok(rows),
             Err(e) => {
                 tracing::debug!("  read back failed: {e}");
                 last = Some(e);
@@ -96,6 +87,23 @@ where
     Err(last.unwrap_or(ApiError::Network {
         detail: "no read back".into(),
     }))
+}
+
+/// Reads one row back and tells whether it holds the change; an error when no read
+/// succeeded (or the row is gone).
+async fn read_back<T, F>(api: &Client, path: &str, holds: F) -> Result<bool, ApiError>
+where
+    T: serde::de::DeserializeOwned,
+    F: Fn(&T) -> bool,
+{
+    match read_rows::<T>(api, path).await?.first() {
+        Some(row) => Ok(holds(row)),
+        None => Err(ApiError::Decode {
+            method: "GET",
+            path: format!("/v7/{path}"),
+            detail: "the row written is no longer visible".into(),
+        }),
+    }
 }
 
 /// The outcome of a failed write, from the state read back.
@@ -187,4 +195,53 @@ pub async fn patch_device(
         |d: &Device| device_holds(d, patch),
     )
     .await
+}
+
+/// After a failed bulk PATCH of `devices` (`(id, uuid)`, one chunk) with `patch`: the
+/// devices that do not hold the change, each with its error (none when the read back shows
+/// every one done).
+pub async fn settle_devices(
+    api: &Client,
+    devices: &[(i64, String)],
+    patch: &DevicePatch,
+    failure: ApiError,
+) -> Vec<(i64, Error)> {
+    if !may_have_been_applied(&failure) {
+        let e = Error::from(failure);
+        return devices.iter().map(|(id, _)| (*id, e.clone())).collect();
+    }
+    tracing::debug!("  the bulk write's outcome is unknown ({failure}); reading it back");
+    let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let q = Query::new()
+        .select(&["id", "is_pinned_on__release"])
+        .filter(balena_api::odata::Filter::id_in("id", &ids));
+    let read = read_rows::<Device>(api, &odata::path("device", &q)).await;
+    devices
+        .iter()
+        .filter_map(|(id, uuid)| {
+            let what = format!("device {uuid}");
+            match &read {
+                Ok(rows) => match rows.iter().find(|d| d.id == *id) {
+                    Some(d) if device_holds(d, patch) => None,
+                    _ => Some((
+                        *id,
+                        Error::WriteNotApplied {
+                            what,
+                            cause: Box::new(failure.clone()),
+                        },
+                    )),
+                },
+                Err(r) => Some((
+                    *id,
+                    Error::OutcomeUnknown {
+                        what,
+                        change: describe_device_patch(patch),
+                        check: format!("balena device pin {uuid}"),
+                        cause: Box::new(failure.clone()),
+                        read_back: Box::new(r.clone()),
+                    },
+                )),
+            }
+        })
+        .collect()
 }

@@ -392,3 +392,55 @@ fn an_https_url_on_a_plain_http_port_is_a_tls_mismatch_not_retried() {
         started.elapsed()
     );
 }
+
+#[test]
+fn bulk_pins_whose_answers_are_lost_are_read_back_per_device() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    proxy.rule(Rule::new("PATCH", "/v7/device", Fault::ResetAfter));
+    let env = through(&proxy);
+    let out = env.run(&["device", "pin", "--fleet", "acme/frontdoor", C102, "--json"]);
+    out.ok();
+    let v = out.json();
+    assert_eq!(v["counts"]["failed"], 0, "{v}");
+    for uuid in [DOOR1, DOOR2, DOOR3] {
+        assert_eq!(sb.device_pin(uuid), Some(102), "{uuid}");
+    }
+    // Not applied: every device's failure says so, by name, and nothing changed.
+    proxy.clear();
+    proxy.rule(Rule::new("PATCH", "/v7/device", Fault::ResetBefore));
+    let out = env.run(&[
+        "device",
+        "track-fleet",
+        &format!("{DOOR1},{DOOR2}"),
+        "--json",
+    ]);
+    out.code(7);
+    let v = out.json();
+    assert_eq!(v["counts"]["failed"], 2, "{v}");
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["error"]["name"], "BalenaWriteNotApplied", "{r}");
+    }
+    assert_eq!(sb.device_pin(DOOR1), Some(102));
+    assert_eq!(sb.device_pin(DOOR2), Some(102));
+    // Applied, and the read back lost too: outcome unknown, exit 10.
+    proxy.clear();
+    proxy.rule(Rule::new("PATCH", "/v7/device", Fault::ResetAfter));
+    proxy.rule(
+        Rule::new("GET", "/v7/device", Fault::ResetBefore)
+            .containing("$select=id,is_pinned_on__release&"),
+    );
+    let out = env.run(&[
+        "device",
+        "track-fleet",
+        &format!("{DOOR1},{DOOR2}"),
+        "--json",
+    ]);
+    out.code(10);
+    let v = out.json();
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["error"]["name"], "BalenaOutcomeUnknown", "{r}");
+    }
+    assert_eq!(sb.device_pin(DOOR1), None);
+    assert_eq!(sb.device_pin(DOOR2), None);
+}
