@@ -427,8 +427,8 @@ impl Error {
                                          (`--debug` shows the requests)."
                 .into(),
             Error::WriteNotApplied { what, .. } => format!(
-                "The answer was lost, so {what} was read back: it does not hold the change. \
-                 Nothing was changed; run the command again."
+                "The write got no clear answer, so {what} was read back: it does not hold the \
+                 change. Nothing was changed; run the command again."
             ),
             Error::OutcomeUnknown {
                 what,

@@ -191,6 +191,12 @@ fn wait_rides_out_failed_polls() {
             .containing("overall_status,is_running__release")
             .nth(3),
     );
+    // And a poll that stalls past the request timeout (2 s here).
+    proxy.rule(
+        Rule::new("GET", "/v7/device", Fault::Stall(Duration::from_secs(10)))
+            .containing("overall_status,is_running__release")
+            .nth(4),
+    );
     let env = through(&proxy);
     let out = env.run(&[
         "fleet",
@@ -206,7 +212,7 @@ fn wait_rides_out_failed_polls() {
     let v: Value = out.json();
     assert_eq!(v["rollout"]["complete"], true, "{v}");
     assert_eq!(v["rollout"]["behind"], serde_json::json!([]));
-    assert!(proxy.seen_of("GET", "/v7/device").len() >= 4);
+    assert!(proxy.seen_of("GET", "/v7/device").len() >= 5);
     assert_eq!(sb.fleet_policy(FRONTDOOR), (false, Some(102)));
 }
 
@@ -443,4 +449,28 @@ fn bulk_pins_whose_answers_are_lost_are_read_back_per_device() {
     }
     assert_eq!(sb.device_pin(DOOR1), None);
     assert_eq!(sb.device_pin(DOOR2), None);
+}
+
+#[test]
+fn a_non_json_answer_to_a_read_is_an_invalid_response() {
+    let sb = sandbox();
+    let proxy = FaultProxy::start(&sb.base_url);
+    proxy.rule(Rule::new(
+        "GET",
+        "/v7/application",
+        Fault::NonJson("<html><title>Captive portal</title></html>".into()),
+    ));
+    let env = through(&proxy);
+    let out = env.run(&["fleet", "pin", "acme/frontdoor", C102]);
+    out.code(1);
+    assert!(
+        first_line(&out).starts_with(
+            "BalenaInvalidResponse: invalid response from the API (GET /v7/application"
+        ),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("the body is not JSON"), "{out:?}");
+    // Nothing was written.
+    assert!(proxy.seen_of("PATCH", "/").is_empty());
+    assert_eq!(sb.fleet_policy(FRONTDOOR), (false, Some(100)));
 }
