@@ -245,3 +245,66 @@ pub async fn settle_devices(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balena_api::models::Nav;
+
+    fn app(track: bool, target: Option<i64>) -> Application {
+        Application {
+            should_track_latest_release: Some(track),
+            target: target.map_or(Nav::Absent, Nav::Deferred),
+            ..Application::default()
+        }
+    }
+
+    #[test]
+    fn what_a_read_back_compares() {
+        assert!(fleet_holds(&app(false, Some(7)), &FleetPatch::PinTo(7)));
+        assert!(!fleet_holds(&app(true, Some(7)), &FleetPatch::PinTo(7)));
+        assert!(!fleet_holds(&app(false, Some(6)), &FleetPatch::PinTo(7)));
+        assert!(fleet_holds(
+            &app(true, Some(7)),
+            &FleetPatch::TrackLatest(Some(7))
+        ));
+        assert!(fleet_holds(
+            &app(true, None),
+            &FleetPatch::TrackLatest(None)
+        ));
+        assert!(!fleet_holds(
+            &app(false, None),
+            &FleetPatch::TrackLatest(None)
+        ));
+        assert_eq!(
+            describe_fleet_patch(&FleetPatch::PinTo(7)),
+            "should_be_running__release = 7 and should_track_latest_release = false"
+        );
+        assert_eq!(
+            describe_device_patch(&DevicePatch::Unpin),
+            "is_pinned_on__release = null"
+        );
+    }
+
+    #[test]
+    fn which_failures_are_read_back() {
+        let http = |status| ApiError::Http {
+            status,
+            message: "m".into(),
+            method: "PATCH",
+            path: "/v7/application(1)".into(),
+            retry_after: None,
+            host: "h".into(),
+            attempts: 1,
+        };
+        assert!(may_have_been_applied(&ApiError::Timeout {
+            detail: "t".into()
+        }));
+        assert!(may_have_been_applied(&ApiError::Network {
+            detail: "r".into()
+        }));
+        assert!(may_have_been_applied(&http(502)));
+        assert!(!may_have_been_applied(&http(400)));
+        assert!(!may_have_been_applied(&ApiError::NotLoggedIn));
+    }
+}

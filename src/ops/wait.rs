@@ -190,6 +190,30 @@ mod tests {
     use balena_api::chunk::MAX_PATH;
 
     #[test]
+    fn transient_poll_failures() {
+        let http = |status| {
+            Error::Api(ApiError::Http {
+                status,
+                message: "m".into(),
+                method: "GET",
+                path: "/v7/device".into(),
+                retry_after: None,
+                host: "h".into(),
+                attempts: 1,
+            })
+        };
+        assert!(is_transient(&http(500)));
+        assert!(is_transient(&http(503)));
+        assert!(is_transient(&http(429)));
+        assert!(!is_transient(&http(400)));
+        assert!(!is_transient(&http(403)));
+        assert!(is_transient(&Error::Api(ApiError::Timeout {
+            detail: "t".into()
+        })));
+        assert!(!is_transient(&Error::Api(ApiError::NotLoggedIn)));
+    }
+
+    #[test]
     fn poll_paths_and_chunks() {
         let sel = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release";
         assert_eq!(
