@@ -12,6 +12,7 @@
 //! | 7 | network, timeout or server failure (5xx, 429) after retries |
 //! | 8 | `--wait` timed out |
 //! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
+//! | 10 | outcome unknown (a change was sent, its answer was lost, and it could not be read back) |
 //! | 130 | interrupted (SIGINT): what was already changed is printed |
 
 use balena_api::error::{ApiError, LOGIN_REQUIRED};
@@ -34,6 +35,8 @@ pub enum ExitCode {
     WaitTimeout = 8,
     /// A bulk operation failed for some devices or fleets and succeeded for others.
     Partial = 9,
+    /// A change was sent, no answer came back, and the state could not be read back.
+    OutcomeUnknown = 10,
     /// Interrupted by SIGINT (128 + 2, as shells report it).
     Interrupted = 130,
 }
@@ -67,7 +70,9 @@ Exit codes:
   7  network, timeout or server failure, after retries
   8  --wait timed out (the devices still behind are listed)
   9  partial failure (some devices or fleets failed, the others were changed)
-  130 interrupted (Ctrl-C); what was already changed is printed"
+ 10  outcome unknown (a change was sent, its answer was lost, and the state could
+     not be read back: the message says what to check)
+ 130  interrupted (Ctrl-C); what was already changed is printed"
     };
 }
 
@@ -176,6 +181,36 @@ pub enum Error {
     /// has them). Printed without a name, as the official CLI prints these.
     #[error("{message}")]
     CommandLine { message: String, hint: String },
+    /// A write whose answer was lost (or a gateway failed): the state read back does not
+    /// hold the change, so nothing was changed.
+    #[error("the change to {what} was not made: {cause}")]
+    WriteNotApplied { what: String, cause: Box<ApiError> },
+    /// A write whose answer was lost, and whose state could not be read back.
+    #[error(
+        "outcome unknown: the change to {what} was sent and no answer came back ({cause}); \
+         reading it back failed too ({read_back})"
+    )]
+    OutcomeUnknown {
+        /// `fleet <slug>`, `device <uuid>`
+        what: String,
+        /// The fields written and their values.
+        change: String,
+        /// The command that shows them.
+        check: String,
+        cause: Box<ApiError>,
+        read_back: Box<ApiError>,
+    },
+    /// `--wait` after a change that was made: the polls failed (every one until the
+    /// deadline, or one was refused).
+    #[error(
+        "the change was made, but its rollout could not be observed: {failures} poll(s) failed; the last: {cause}"
+    )]
+    WaitFailed {
+        cause: Box<Error>,
+        failures: u32,
+        /// Every poll failed for a transient reason until the deadline (exit 8).
+        transient: bool,
+    },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {detail}")]
     Runtime { detail: String },
@@ -243,6 +278,9 @@ impl Error {
                 ApiError::Decode { .. } => "BalenaInvalidResponse",
                 ApiError::InsecureUrl { .. } => "BalenaInsecureUrl",
                 ApiError::BadUrl { .. } => "BalenaSettingsError",
+                ApiError::MalformedToken { .. } => "BalenaMalformedToken",
+                ApiError::UrlTooLong { .. } => "BalenaInvalidParameterError",
+                ApiError::TlsMismatch { .. } => "BalenaTlsMismatch",
             },
             Error::Config(_) => "BalenaSettingsError",
             Error::FleetNotFound(_) => "BalenaApplicationNotFound",
@@ -269,6 +307,9 @@ impl Error {
             Error::Runtime { .. } => "BalenaRuntimeError",
             Error::Output { .. } => "BalenaOutputError",
             Error::Interrupted { .. } => "BalenaInterrupted",
+            Error::WriteNotApplied { .. } => "BalenaWriteNotApplied",
+            Error::WaitFailed { .. } => "BalenaWaitFailed",
+            Error::OutcomeUnknown { .. } => "BalenaOutcomeUnknown",
             Error::CommandLine { .. } => "BalenaUsageError",
         }
     }
@@ -284,9 +325,12 @@ impl Error {
                     _ => ExitCode::Other,
                 },
                 ApiError::Network { .. } | ApiError::Timeout { .. } => ExitCode::Network,
+                ApiError::MalformedToken { .. } => ExitCode::Auth,
+                ApiError::UrlTooLong { .. } => ExitCode::Usage,
                 ApiError::Decode { .. }
                 | ApiError::InsecureUrl { .. }
-                | ApiError::BadUrl { .. } => ExitCode::Other,
+                | ApiError::BadUrl { .. }
+                | ApiError::TlsMismatch { .. } => ExitCode::Other,
             },
             Error::Config(_)
             | Error::Incomplete { .. }
@@ -311,6 +355,17 @@ impl Error {
             }
             Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
             Error::PartialFailure { .. } => ExitCode::Partial,
+            Error::WriteNotApplied { .. } => ExitCode::Network,
+            Error::WaitFailed {
+                cause, transient, ..
+            } => {
+                if *transient {
+                    ExitCode::WaitTimeout
+                } else {
+                    cause.exit_code()
+                }
+            }
+            Error::OutcomeUnknown { .. } => ExitCode::OutcomeUnknown,
         }
     }
 
@@ -396,6 +451,30 @@ impl Error {
             Error::Interrupted { .. } => "Run the command again to finish: devices already \
                                           done are left as they are."
                 .into(),
+            Error::WriteNotApplied { what, .. } => format!(
+                "The write got no clear answer, so {what} was read back: it does not hold the \
+                 change. Nothing was changed; run the command again."
+            ),
+            Error::OutcomeUnknown {
+                what,
+                change,
+                check,
+                ..
+            } => format!(
+                "Check whether {what} now has {change}: `{check}` shows it. If it does not, \
+                 run the command again (repeating it is safe)."
+            ),
+            Error::WaitFailed { transient, .. } => {
+                let why = if *transient {
+                    "no poll answered before the --timeout deadline"
+                } else {
+                    "a poll was refused"
+                };
+                format!(
+                    "The change was made ({why}). Check the devices with `balena device list \
+                     --fleet <fleet> --behind`, or wait again with --wait."
+                )
+            }
             Error::Runtime { .. } => return None,
         })
     }
@@ -409,28 +488,28 @@ fn api_hint(e: &ApiError) -> Option<String> {
         ApiError::Http {
             status,
             retry_after,
+            host,
+            attempts,
             ..
-        } => match status {
-            400 | 409 => {
-                "The server refused the change because of its rules; nothing was modified.".into()
-            }
-            403 => "The credentials in use are not allowed to do this; check the account or \
-                    API key (`balena whoami`)."
-                .into(),
-            429 => match retry_after {
-                Some(s) => format!(
-                    "We need to slow down your requests temporarily. Please retry after {s} \
-                     seconds."
-                ),
-                None => "We need to slow down your requests temporarily. Please retry in a \
-                         moment."
-                    .into(),
-            },
-            500..=599 => {
-                "The API is failing; try again later (`--debug` shows the requests).".into()
-            }
-            _ => "`--debug` shows the requests and responses.".into(),
-        },
+        } => {
+            let told = format!(
+                "HTTP {status} from {host}, after {attempts} attempt{}. ",
+                if *attempts == 1 { "" } else { "s" }
+            );
+            return api_status_hint(*status, *retry_after).map(|h| told + &h);
+        }
+        ApiError::MalformedToken { .. } => "Log in again with `balena login --token <token>` \
+                                            (one line, no control characters), or fix \
+                                            BALENA_API_KEY or the token file in the data \
+                                            directory."
+            .into(),
+        ApiError::UrlTooLong { .. } => "Shorten the argument (a fleet, device uuid or release \
+                                        is far shorter); nothing was sent."
+            .into(),
+        ApiError::TlsMismatch { .. } => "The port serves plain http: use an http:// apiUrl \
+                                         (allowed for loopback addresses only) or the port \
+                                         that serves https. Not retried."
+            .into(),
         ApiError::Network { .. } => "Check the network and the balenaUrl/apiUrl setting \
                                      (HTTPS_PROXY and NO_PROXY are honoured)."
             .into(),
@@ -445,6 +524,29 @@ fn api_hint(e: &ApiError) -> Option<String> {
                                          loopback addresses (127.0.0.1, ::1, localhost)."
             .into(),
         ApiError::BadUrl { .. } => "Fix the apiUrl/balenaUrl setting.".into(),
+    })
+}
+
+/// The hint of an HTTP status (after "HTTP <status> from <host>, after N attempts.").
+fn api_status_hint(status: u16, retry_after: Option<u64>) -> Option<String> {
+    Some(match status {
+        400 | 409 => {
+            "The server refused the change because of its rules; nothing was modified.".into()
+        }
+        403 => "The credentials in use are not allowed to do this; check the account or \
+                    API key (`balena whoami`)."
+            .into(),
+        429 => match retry_after {
+            Some(s) => format!(
+                "We need to slow down your requests temporarily. Please retry after {s} \
+                     seconds."
+            ),
+            None => "We need to slow down your requests temporarily. Please retry in a \
+                         moment."
+                .into(),
+        },
+        500..=599 => "The API is failing; try again later (`--debug` shows the requests).".into(),
+        _ => "`--debug` shows the requests and responses.".into(),
     })
 }
 
@@ -463,6 +565,8 @@ mod tests {
             method: "GET",
             path: "/v7/x".into(),
             retry_after: None,
+            host: "api.example.com".into(),
+            attempts: 4,
         }
     }
 
@@ -555,6 +659,27 @@ mod tests {
             ExitCode::NotFound
         );
         assert_eq!(ExitCode::Partial.code(), 9);
+        let lost = ApiError::Timeout { detail: "t".into() };
+        assert_eq!(
+            code(Error::WriteNotApplied {
+                what: "fleet o/f".into(),
+                cause: Box::new(lost.clone())
+            }),
+            ExitCode::Network
+        );
+        let e = Error::OutcomeUnknown {
+            what: "fleet o/f".into(),
+            change: "should_be_running__release = 1".into(),
+            check: "balena fleet pin o/f".into(),
+            cause: Box::new(lost.clone()),
+            read_back: Box::new(lost),
+        };
+        assert_eq!(e.exit_code().code(), 10);
+        assert!(e
+            .to_string()
+            .starts_with("outcome unknown: the change to fleet o/f was sent"));
+        assert!(!e.hint().unwrap().contains("later"));
+        assert!(EXIT_CODES_HELP.contains(" 10  outcome unknown"));
     }
 
     #[test]

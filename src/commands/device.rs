@@ -136,18 +136,11 @@ async fn apply(
         view::mutation::device_plan(p, dev, fleet, &plan);
         return Ok(());
     }
-    ops::write_device(&ctx.api, dev.id, &plan).await?;
+    ops::write_device(&ctx.api, dev, &plan).await?;
     view::mutation::device_done(p, dev, fleet, action, &plan);
-    let waited = match wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await {
-        Err(e @ Error::Interrupted { .. }) => {
-            // The change stands: its result document, then the interrupt.
-            view::mutation::device_result(p, dev, fleet, &plan, None);
-            return Err(e);
-        }
-        w => w?,
-    };
+    let (waited, failed) = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await;
     view::mutation::device_result(p, dev, fleet, &plan, waited.as_ref());
-    finish_wait(waited)
+    finish_wait(waited, failed)
 }
 
 /// Several devices: the bulk run, its report, the optional wait, the JSON result; exit 9
@@ -171,23 +164,16 @@ async fn run_bulk(
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
     let ok_ids = outcome.ok_ids();
     let interrupted = outcome.items.iter().any(plan::BulkItem::interrupted);
-    let waited = if ok_ids.is_empty() || interrupted {
-        None
+    let (waited, failed) = if ok_ids.is_empty() || interrupted {
+        (None, None)
     } else {
-        match wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await {
-            Err(e @ Error::Interrupted { .. }) => {
-                // The changes stand: the result document, then the interrupt.
-                view::mutation::bulk_result(p, &outcome.items, m.dry_run, None);
-                return Err(e);
-            }
-            w => w?,
-        }
+        wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await
     };
     view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
     if let Some(e) = plan::bulk_error(&outcome.items, m.dry_run) {
         return Err(e);
     }
-    finish_wait(waited)
+    finish_wait(waited, failed)
 }
 
 const SHOW_FIELDS: &[&str] = &[

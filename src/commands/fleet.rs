@@ -176,20 +176,13 @@ async fn apply(
         view::mutation::fleet_plan(p, app, &plan, &effects);
         return Ok(());
     }
-    ops::write_fleet(&ctx.api, app.id, &plan).await?;
+    ops::write_fleet(&ctx.api, app, &plan).await?;
     view::mutation::fleet_done(p, app, &plan);
     let scope = WaitScope::Fleet {
         id: app.id,
         slug: app.slug.clone(),
     };
-    let waited = match wait_if_asked(ctx, m, scope).await {
-        Err(e @ Error::Interrupted { .. }) => {
-            // The change stands: its result document, then the interrupt.
-            view::mutation::fleet_result(p, app, &plan, None);
-            return Err(e);
-        }
-        w => w?,
-    };
+    let (waited, failed) = wait_if_asked(ctx, m, scope).await;
     view::mutation::fleet_result(p, app, &plan, waited.as_ref());
-    finish_wait(waited)
+    finish_wait(waited, failed)
 }

@@ -114,16 +114,29 @@ fn selector(arg: &str) -> Result<ReleaseSelector, Error> {
 }
 
 /// Runs the wait when `--wait` was given (never with `--dry-run`: clap refuses it), with
-/// its progress on stderr.
+/// its progress on stderr. The change was made before: a wait that fails does not hide it.
+/// The outcome to print with the result, and the error to return after printing it.
 async fn wait_if_asked(
     ctx: &Context<'_>,
     m: &MutationArgs,
     scope: WaitScope,
-) -> Result<Option<WaitOutcome>, Error> {
+) -> (Option<WaitOutcome>, Option<Error>) {
     if !m.wait || m.dry_run {
-        return Ok(None);
+        return (None, None);
     }
-    wait_for(ctx, &scope, m.timeout).await.map(Some)
+    match wait_for(ctx, &scope, m.timeout).await {
+        Ok(w) => (Some(w), None),
+        // An interrupt stands for itself (exit 130): the change was made, the wait stopped.
+        Err(e @ (Error::WaitFailed { .. } | Error::Interrupted { .. })) => (None, Some(e)),
+        Err(e) => (
+            None,
+            Some(Error::WaitFailed {
+                cause: Box::new(e),
+                failures: 1,
+                transient: false,
+            }),
+        ),
+    }
 }
 
 async fn wait_for(
@@ -145,8 +158,11 @@ async fn wait_for(
     Ok(w)
 }
 
-/// After the result is printed: the wait-timeout error (exit 8) if the wait did not
-/// complete.
-fn finish_wait(waited: Option<WaitOutcome>) -> Result<(), Error> {
+/// After the result is printed: the wait's failure, or the wait-timeout error (exit 8) if
+/// the wait did not complete.
+fn finish_wait(waited: Option<WaitOutcome>, failed: Option<Error>) -> Result<(), Error> {
+    if let Some(e) = failed {
+        return Err(e);
+    }
     waited.map_or(Ok(()), WaitOutcome::into_result)
 }

@@ -239,9 +239,10 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
     }
 }
 
-/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices. After a
-/// SIGINT ([`interrupt`]) the request in flight is finished and no other is sent: the
-/// devices not written are marked [`Error::Interrupted`].
+/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices, but a
+/// chunk whose answer was lost is read back first ([`super::outcome::settle_devices`]).
+/// After a SIGINT ([`interrupt`]) the request in flight is finished and no other is sent:
+/// the devices not written are marked [`Error::Interrupted`].
 async fn write(api: &Client, items: &mut [BulkItem]) {
     interrupt::arm();
     let mut groups: BTreeMap<DevicePatch, Vec<i64>> = BTreeMap::new();
@@ -250,6 +251,10 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
             groups.entry(patch).or_default().push(d.id);
         }
     }
+    let uuids: HashMap<i64, String> = items
+        .iter()
+        .filter_map(|i| i.device.as_ref().map(|d| (d.id, d.uuid.clone())))
+        .collect();
     let mut failed: HashMap<i64, Error> = HashMap::new();
     for (patch, mut ids) in groups {
         ids.sort_unstable();
@@ -267,10 +272,12 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
                 continue;
             }
             if let Err(e) = api.patch(&path_of(&chunk), &patch).await {
-                let e = Error::from(e);
-                for id in &chunk {
-                    failed.insert(*id, e.clone());
-                }
+                // An answer lost: the chunk is read back, and only what it shows failed.
+                let devices: Vec<(i64, String)> = chunk
+                    .iter()
+                    .map(|id| (*id, uuids.get(id).cloned().unwrap_or_default()))
+                    .collect();
+                failed.extend(super::outcome::settle_devices(api, &devices, &patch, e).await);
             }
         }
     }

@@ -4,28 +4,29 @@
 pub mod bulk;
 pub mod find;
 pub mod interrupt;
+pub mod outcome;
 pub mod wait;
 
-use balena_api::odata;
+use balena_api::models::{Application, Device};
 use balena_api::Client;
 
 use crate::error::Error;
 use crate::policy::plan::{DevicePlan, FleetPlan};
 
-/// The write of a fleet plan, if it changes anything.
-pub async fn write_fleet(api: &Client, fleet_id: i64, plan: &FleetPlan) -> Result<(), Error> {
-    if let Some(patch) = &plan.patch {
-        api.patch(&odata::entity("application", fleet_id), patch)
-            .await?;
+/// The write of a fleet plan, if it changes anything. A write whose answer was lost is
+/// read back ([`outcome`]): `Ok` only when the fleet holds the change.
+pub async fn write_fleet(api: &Client, app: &Application, plan: &FleetPlan) -> Result<(), Error> {
+    match &plan.patch {
+        Some(patch) => outcome::patch_fleet(api, app.id, &app.slug, patch).await,
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The write of a device plan, if it changes anything.
-pub async fn write_device(api: &Client, device_id: i64, plan: &DevicePlan) -> Result<(), Error> {
-    if let Some(patch) = &plan.patch {
-        api.patch(&odata::entity("device", device_id), patch)
-            .await?;
+/// The write of a device plan, if it changes anything, read back like
+/// [`write_fleet`]'s.
+pub async fn write_device(api: &Client, dev: &Device, plan: &DevicePlan) -> Result<(), Error> {
+    match &plan.patch {
+        Some(patch) => outcome::patch_device(api, dev.id, &dev.uuid, patch).await,
+        None => Ok(()),
     }
-    Ok(())
 }

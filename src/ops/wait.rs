@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use balena_api::chunk::id_chunks;
 use balena_api::models::Device;
 use balena_api::odata::{self, Filter, Lit, Query};
-use balena_api::Client;
+use balena_api::{ApiError, Client};
 
 use crate::error::Error;
 use crate::policy::rollout::{self, RolloutObserver, WaitOutcome};
@@ -73,9 +73,30 @@ pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
     }
 }
 
+/// Whether a failed poll is worth another one: the network, a timeout, a server or
+/// gateway failure, a rate limit. A refusal (401, 403, 4xx) is final.
+pub fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Api(ApiError::Network { .. } | ApiError::Timeout { .. }) => true,
+        Error::Api(ApiError::Http { status, .. }) => *status == 429 || (500..=599).contains(status),
+        _ => false,
+    }
+}
+
+/// One poll: every chunk of `paths`.
+async fn poll(api: &Client, paths: &[String]) -> Result<Vec<Device>, Error> {
+    let mut rows: Vec<Device> = Vec::new();
+    for p in paths {
+        rows.extend(api.get::<Device>(p).await?);
+    }
+    Ok(rows)
+}
+
 /// Polls until every online device of `scope` runs its target release, or `timeout` passes.
-/// A timeout is `Ok` with `complete: false`; request failures (after the client's retries)
-/// are errors.
+/// A timeout is `Ok` with `complete: false`. A failed poll (after the client's retries) that
+/// is transient ([`is_transient`]) is ridden out with the same backoff until the deadline:
+/// the outcome is then the last poll that answered. When none answered, or a poll is
+/// refused, the error is [`Error::WaitFailed`] (the change itself was made).
 pub async fn wait_for_rollout(
     api: &Client,
     scope: &WaitScope,
@@ -89,26 +110,64 @@ pub async fn wait_for_rollout(
         return Ok(WaitOutcome::empty());
     }
     let started = Instant::now();
+    // Polls sent (the backoff's count), polls answered, the last answer.
+    let mut attempts: u32 = 0;
     let mut polls: u32 = 0;
+    let mut last: Option<(Vec<rollout::DeviceState>, rollout::Counts)> = None;
+    let mut failures: u32 = 0;
     loop {
-        let mut rows: Vec<Device> = Vec::new();
-        for p in &paths {
-            rows.extend(api.get::<Device>(p).await?);
-        }
-        polls += 1;
-        let devices = rollout::states(&rows);
-        let c = rollout::counts(&devices);
-        observer.polled(&c);
+        attempts += 1;
+        // A poll never runs past the deadline (its retries included), by more than a
+        // second.
+        let remaining = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
+        let answer = match tokio::time::timeout(remaining, poll(api, &paths)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Api(ApiError::Timeout {
+                detail: "the poll ran past the --wait deadline".into(),
+            })),
+        };
+        let complete = match answer {
+            Ok(rows) => {
+                polls += 1;
+                let devices = rollout::states(&rows);
+                let c = rollout::counts(&devices);
+                observer.polled(&c);
+                let complete = rollout::is_complete(&devices);
+                last = Some((devices, c));
+                complete
+            }
+            Err(e) if is_transient(&e) => {
+                failures += 1;
+                tracing::debug!("  poll {attempts} failed ({e}); polling again until the deadline");
+                if started.elapsed() >= timeout && last.is_none() {
+                    return Err(Error::WaitFailed {
+                        cause: Box::new(e),
+                        failures,
+                        transient: true,
+                    });
+                }
+                false
+            }
+            Err(e) => {
+                return Err(Error::WaitFailed {
+                    cause: Box::new(e),
+                    failures: failures + 1,
+                    transient: false,
+                })
+            }
+        };
         let elapsed = started.elapsed();
-        let complete = rollout::is_complete(&devices);
         let next = if complete {
             None
         } else {
-            rollout::next_delay(polls, elapsed, timeout)
+            rollout::next_delay(attempts, elapsed, timeout)
         };
-        match next {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
+        match (next, last.take()) {
+            (Some(d), l) => {
+                last = l;
+                tokio::time::sleep(d).await
+            }
+            (None, Some((devices, c))) => {
                 observer.finished(&c, complete, elapsed);
                 return Ok(WaitOutcome {
                     complete,
@@ -116,6 +175,10 @@ pub async fn wait_for_rollout(
                     polls,
                     devices,
                 });
+            }
+            (None, None) => {
+                // The deadline, and no poll ever answered: the next failure reports it.
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     }
@@ -125,6 +188,30 @@ pub async fn wait_for_rollout(
 mod tests {
     use super::*;
     use balena_api::chunk::MAX_PATH;
+
+    #[test]
+    fn transient_poll_failures() {
+        let http = |status| {
+            Error::Api(ApiError::Http {
+                status,
+                message: "m".into(),
+                method: "GET",
+                path: "/v7/device".into(),
+                retry_after: None,
+                host: "h".into(),
+                attempts: 1,
+            })
+        };
+        assert!(is_transient(&http(500)));
+        assert!(is_transient(&http(503)));
+        assert!(is_transient(&http(429)));
+        assert!(!is_transient(&http(400)));
+        assert!(!is_transient(&http(403)));
+        assert!(is_transient(&Error::Api(ApiError::Timeout {
+            detail: "t".into()
+        })));
+        assert!(!is_transient(&Error::Api(ApiError::NotLoggedIn)));
+    }
 
     #[test]
     fn poll_paths_and_chunks() {

@@ -9,6 +9,7 @@ mod commands;
 mod device;
 mod dropin;
 mod errors;
+mod faults;
 mod fleet;
 mod harness;
 mod hostile;

@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{self, ApiError};
 
+/// The longest request URL sent. Real servers refuse longer ones (431 or 414) and the
+/// HTTP stack cannot even represent some: an argument that long is a usage error.
+pub const MAX_URL: usize = 8 * 1024;
+
 /// The crate's version, sent in the `User-Agent` and `X-Balena-Client` headers.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -286,7 +290,16 @@ impl Client {
     ) -> Result<bytes::Bytes, ApiError> {
         // Every API call here needs credentials: without any, say so without a request.
         self.require_token()?;
+        if let Some(t) = &self.cfg.token {
+            check_token(t)?;
+        }
         let url_str = format!("{}{}", self.cfg.api_origin, path);
+        if url_str.len() > MAX_URL {
+            return Err(ApiError::UrlTooLong {
+                len: url_str.len(),
+                max: MAX_URL,
+            });
+        }
         let url = reqwest::Url::parse(&url_str).map_err(|e| ApiError::BadUrl {
             url: url_str.clone(),
             detail: e.to_string(),
@@ -295,7 +308,11 @@ impl Client {
         let client = self.client()?;
         let policy = self.cfg.retry;
         let slept = Mutex::new(Duration::ZERO);
-        let attempt = || self.attempt(client, method, &url, path, body, true);
+        let attempts = AtomicU32::new(0);
+        let attempt = || {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(client, method, &url, path, body, true)
+        };
         let backoff = ExponentialBuilder::new()
             .with_min_delay(policy.base_delay)
             .with_max_delay(policy.max_delay)
@@ -319,7 +336,13 @@ impl Client {
                 )
             })
             .await
-            .map_err(|f| f.error)
+            .map_err(|f| {
+                let mut e = f.error;
+                if let ApiError::Http { attempts: a, .. } = &mut e {
+                    *a = attempts.load(Ordering::Relaxed);
+                }
+                e
+            })
     }
 
     /// One request: the parsed body of a 2xx, or the error with whether (and how) it may be
@@ -368,6 +391,10 @@ impl Client {
                     started.elapsed().as_millis(),
                     describe_reqwest_error(&e)
                 );
+                if let Some(host) = tls_mismatch(&e, url) {
+                    // Configuration, not the network: another try answers the same.
+                    return Err(Failure::final_(ApiError::TlsMismatch { host }));
+                }
                 // A refused or reset connection may be retried; a timeout is not.
                 let retriable = e.is_connect() || (e.is_request() && !timeout);
                 return Err(Failure {
@@ -389,10 +416,20 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("application/json"));
         // The raw bytes: a success body is parsed from them without a UTF-8 copy.
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::final_(transport_error(&e)))?;
+        // A connection that dies in the middle of the answer is retried like a reset (GET
+        // and PATCH are idempotent here; a timeout is not retried).
+        let bytes = resp.bytes().await.map_err(|e| {
+            tracing::debug!(
+                "  the answer broke off after {} ms: {}",
+                started.elapsed().as_millis(),
+                describe_reqwest_error(&e)
+            );
+            Failure {
+                error: transport_error(&e),
+                retry: (!e.is_timeout()).then_some(RetryHint::Backoff),
+                rate_limited: false,
+            }
+        })?;
         tracing::debug!(
             "  -> {status} ({} ms, {} bytes)",
             started.elapsed().as_millis(),
@@ -420,6 +457,8 @@ impl Client {
                 method: method.as_str(),
                 path: path.to_owned(),
                 retry_after,
+                host: host_port(url),
+                attempts: 1,
             },
             retry,
             rate_limited: status == 429,
@@ -532,6 +571,53 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     }
 }
 
+/// A token that cannot be a header value: a line break, another control character, or
+/// characters outside visible ASCII.
+fn check_token(token: &str) -> Result<(), ApiError> {
+    let bad = |what: &str| {
+        Err(ApiError::MalformedToken {
+            detail: format!("it contains {what}"),
+        })
+    };
+    if token.contains('\n') || token.contains('\r') {
+        return bad("a line break (more than one line)");
+    }
+    if let Some(c) = token.chars().find(|c| c.is_control()) {
+        return bad(&format!("the control character U+{:04X}", c as u32));
+    }
+    if token.chars().any(|c| !c.is_ascii_graphic() && c != ' ') {
+        return bad("characters outside visible ASCII");
+    }
+    Ok(())
+}
+
+/// `host[:port]` of `url`.
+fn host_port(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The host of an `https://` request whose server answered plain HTTP (rustls reads the
+/// HTTP answer as a corrupt TLS record).
+fn tls_mismatch(e: &reqwest::Error, url: &reqwest::Url) -> Option<String> {
+    use std::error::Error as _;
+    if url.scheme() != "https" {
+        return None;
+    }
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if t.contains("InvalidContentType") || t.contains("corrupt message") {
+            return Some(host_port(url));
+        }
+        src = s.source();
+    }
+    None
+}
+
 /// 127.0.0.0/8, ::1 and `localhost` (with or without a final dot). Not `*.localhost`: a
 /// name is trusted only when it needs no resolver's goodwill.
 pub fn is_loopback(url: &reqwest::Url) -> bool {
@@ -549,6 +635,17 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_tokens() {
+        assert!(check_token("abc.DEF-123_x").is_ok());
+        for t in ["a\nb", "a\rb", "a\u{1b}b", "a\tb", "a\u{e9}b"] {
+            assert!(
+                matches!(check_token(t), Err(ApiError::MalformedToken { .. })),
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn loopback_detection() {

@@ -22,6 +22,10 @@ pub enum ApiError {
         path: String,
         /// `Retry-After` in seconds, when the server sent one (429).
         retry_after: Option<u64>,
+        /// The host (and port) that answered.
+        host: String,
+        /// How many times the request was sent.
+        attempts: u32,
     },
 
     /// The connection failed (after retries).
@@ -44,12 +48,69 @@ pub enum ApiError {
     #[error("refusing to send the balena token over plain http to {host}")]
     InsecureUrl { host: String },
 
+    /// The token cannot be sent as a header: a line break or another control character.
+    #[error("the balena token is malformed: {detail}")]
+    MalformedToken { detail: String },
+
+    /// The request's URL would be longer than servers accept (an argument too long).
+    #[error("an argument is too long: the request URL would be {len} bytes (at most {max})")]
+    UrlTooLong { len: usize, max: usize },
+
+    /// An `https://` URL whose port answers plain HTTP.
+    #[error("TLS mismatch: {host} answered plain HTTP to an https:// request")]
+    TlsMismatch { host: String },
+
     /// The API URL from the settings cannot be used.
     #[error("invalid API URL {url:?}: {detail}")]
     BadUrl { url: String, detail: String },
 }
 
-/// The message balena-request extracts from an error response body.
+/// An HTML page's `<title>`, or its first line with text (tags removed), at most 200
+/// characters; `None` when `body` is not HTML.
+pub fn html_summary(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let head = lower.trim_start();
+    if !(head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || lower.contains("<title"))
+    {
+        return None;
+    }
+    let clip = |t: &str| -> String {
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        t.chars().take(200).collect()
+    };
+    if let Some(start) = lower.find("<title") {
+        if let Some(gt) = lower[start..].find('>') {
+            let from = start + gt + 1;
+            if let Some(end) = lower[from..].find("</title") {
+                let t = clip(&body[from..from + end]);
+                if !t.is_empty() {
+                    return Some(t);
+                }
+            }
+        }
+    }
+    // No title: the first line with text once the tags are removed.
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(clip)
+        .or_else(|| Some("an HTML page".into()))
+}
+
+/// The message balena-request extracts from an error response body; an HTML page gives
+/// only its title or first line ([`html_summary`]).
 pub fn error_message_from_body(body: &str, is_json: bool) -> String {
     if is_json {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
@@ -67,6 +128,9 @@ pub fn error_message_from_body(body: &str, is_json: bool) -> String {
                 return s.to_owned();
             }
         }
+    }
+    if let Some(summary) = html_summary(body) {
+        return summary;
     }
     let trimmed = body.trim();
     if trimmed.is_empty() {
@@ -99,6 +163,18 @@ mod tests {
         assert_eq!(
             error_message_from_body("", false),
             "The request was unsuccessful"
+        );
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><title>502 Bad\n Gateway</title></head><body>{}</body></html>",
+            "x".repeat(3000)
+        );
+        assert_eq!(error_message_from_body(&page, false), "502 Bad Gateway");
+        assert_eq!(
+            error_message_from_body(
+                "<html>\n<body>\n<h1>Service down</h1>\n<p>later</p></body></html>",
+                false
+            ),
+            "Service down"
         );
     }
 }

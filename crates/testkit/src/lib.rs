@@ -6,12 +6,15 @@
 //!   and a cleared environment, answering an [`Out`];
 //! - [`RawClient`]: a std-only HTTP/1.1 keep-alive client that sends request targets
 //!   byte for byte;
+//! - [`fault::FaultProxy`]: a fault-injecting HTTP/1.1 proxy on loopback, between the CLI
+//!   and a real sandbox;
 //! - `mock::Api` (feature `mock`): a recording httpmock server.
 //!
 //! Binaries are run by path ([`target_bin`]), so this crate depends on neither the CLI nor
 //! the sandbox.
 
 mod bin;
+pub mod fault;
 mod http;
 #[cfg(feature = "mock")]
 pub mod mock;
