@@ -20,6 +20,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum ConfigError {
     #[error("Error parsing config file {path}: {detail}")]
     Parse { path: String, detail: String },
+    /// A settings file that exists but can't be read (permissions, a folder, not UTF-8).
+    #[error("cannot read the config file {path}: {detail}")]
+    Unreadable { path: String, detail: String },
     #[error("invalid setting {key}: {detail}")]
     Invalid { key: String, detail: String },
     #[error("cannot {action} the token file {path}: {detail}")]
@@ -119,6 +122,17 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key: "apiUrl".into(),
                 detail: format!("{raw:?}: only http and https URLs are supported"),
+            });
+        }
+        // The API lives at the root of its origin (`/v7`, `/actor`, `/login_`): a path would
+        // be dropped in silence, so it is refused instead.
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(ConfigError::Invalid {
+                key: "apiUrl".into(),
+                detail: format!(
+                    "{raw:?}: has a path or query; give the origin only, e.g. {}",
+                    url.origin().ascii_serialization()
+                ),
             });
         }
         Ok(url.origin().ascii_serialization())
@@ -257,9 +271,17 @@ pub fn env_key(name: &str) -> Option<String> {
 }
 
 fn merge_file(merged: &mut Map<String, Value>, path: &Path) -> Result<(), ConfigError> {
+    // Only a missing file is skipped: one that exists but can't be read is an error, so a
+    // command never falls back to the defaults (balenaCloud) in silence.
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ConfigError::Unreadable {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })
+        }
     };
     let v: Value = serde_yaml_ng::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.display().to_string(),
@@ -387,7 +409,7 @@ mod tests {
 
         let e = env(&[
             ("BALENARC_DATA_DIRECTORY", "/data/env"),
-            ("BALENARC_API_URL", "http://127.0.0.1:48080/some/path"),
+            ("BALENARC_API_URL", "http://127.0.0.1:48080/"),
             ("BALENARC_BALENA_URL", ""),
             ("BALENARC_CONNECT_TIMEOUT", "2.5"),
         ]);
@@ -397,6 +419,10 @@ mod tests {
         assert_eq!(s.api_origin().unwrap(), "http://127.0.0.1:48080");
         assert_eq!(s.connect_timeout, Duration::from_millis(2500));
         assert_eq!(s.dashboard_origin().unwrap(), "http://127.0.0.1:48080");
+        // A path is refused, not dropped in silence.
+        let e = env(&[("BALENARC_API_URL", "http://127.0.0.1:48080/some/path")]);
+        let s = Settings::from_sources(Some(home.path()), cwd.path(), &e).unwrap();
+        assert!(matches!(s.api_origin(), Err(ConfigError::Invalid { key, .. }) if key == "apiUrl"));
     }
 
     #[test]

@@ -373,9 +373,19 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Api(e) => return api_hint(e),
-            Error::Config(_) => "Fix the setting in ~/.balenarc.yml, ./balenarc.yml or the \
-                                 BALENARC_* environment variables."
-                .into(),
+            Error::Config(c) => match c {
+                ConfigError::TokenFile { path, .. } => format!(
+                    "Fix or remove the token file {path} (e.g. `rm {path}`); `balena logout` and \
+                     `balena login` replace it."
+                ),
+                ConfigError::Parse { path, .. } | ConfigError::Unreadable { path, .. } => {
+                    format!("Fix or remove {path}.")
+                }
+                ConfigError::Invalid { key, .. } => format!(
+                    "Fix the {key} setting in ~/.balenarc.yml, ./balenarc.yml or the BALENARC_* \
+                     environment variables."
+                ),
+            },
             Error::FleetNotFound(_) => "Check the fleet's slug (org/name), name, uuid or id; \
                                         `balena fleet list` shows the fleets you can access."
                 .into(),

@@ -130,7 +130,12 @@ fn run(cli: cli::Cli, printer: &Printer) -> Result<(), Error> {
         _ => {}
     }
     let settings = config::Settings::load()?;
-    let token = settings.load_token()?;
+    // `login` and `logout` replace or remove the token file, so one that can't be read must
+    // not lock the user out: they go on as if there were none.
+    let token = match settings.load_token() {
+        Err(_) if matches!(cli.command, cli::Command::Login(_) | cli::Command::Logout) => None,
+        t => t?,
+    };
     if cli.global.debug {
         view::debug::install(token.as_ref().map(|(t, _)| t.clone()));
         tracing::debug!(
