@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use balena_api::lookup::Found;
-use balena_api::models::Release;
+use balena_api::models::{Application, Release};
 use balena_api::odata::{self, Filter, Query};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -18,15 +18,21 @@ use crate::view::{self, release::Use, table::LIST_LIMIT};
 /// `balena release list <fleet>`: 1 request (2 with `--json`).
 pub async fn list(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
     let json = ctx.printer.json;
-    let releases_q = if json {
-        Query::new()
-            .expand("release_tag", Query::new().select(&["tag_key", "value"]))
-            .orderby("created_at desc")
-    } else {
-        Query::new()
-            .select(view::release::LIST_FIELDS)
-            .orderby("created_at desc")
-    };
+    if !json {
+        // The table: typed rows of the listed fields only.
+        let q = Query::new().select(&["id", "slug"]).expand(
+            "owns__release",
+            Query::new()
+                .select(view::release::LIST_FIELDS)
+                .orderby("created_at desc"),
+        );
+        let app: Application = find::fleet(&ctx.api, arg, q).await?;
+        view::release::table(ctx.printer, app.releases.into_rows());
+        return Ok(());
+    }
+    let releases_q = Query::new()
+        .expand("release_tag", Query::new().select(&["tag_key", "value"]))
+        .orderby("created_at desc");
     let q = Query::new()
         .select(&["id", "slug"])
         .expand("owns__release", releases_q);
@@ -35,10 +41,8 @@ pub async fn list(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
         Some(Value::Array(rows)) => rows,
         _ => Vec::new(),
     };
-    if json {
-        merge_raw_versions(ctx, &app, &mut releases).await?;
-    }
-    view::release::list(ctx.printer, releases);
+    merge_raw_versions(ctx, &app, &mut releases).await?;
+    view::release::list_json(ctx.printer, &releases);
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `release <release>`, `release list <fleet>` (and the `releases` aliases).
 
+use balena_api::models::Release;
 use serde_json::{json, Map, Value};
 
 use super::{table, Printer};
@@ -14,13 +15,15 @@ pub const LIST_FIELDS: &[&str] = &[
     "is_final",
 ];
 
-/// `balena release list <fleet>`: the releases as the server sent them, newest first; with
-/// `--json`, on one line like the official CLI.
-pub fn list(p: &Printer, releases: Vec<Value>) {
-    if p.json {
-        p.json_compact(&releases);
-        return;
-    }
+/// `balena release list <fleet> --json`: the releases as the server sent them, newest first,
+/// on one line like the official CLI.
+pub fn list_json(p: &Printer, releases: &[Value]) {
+    p.json_compact(releases);
+}
+
+/// `balena release list <fleet>` as the official table; each row is dropped once it is a
+/// table row.
+pub fn table(p: &Printer, releases: Vec<Release>) {
     let mut t = table::Horizontal::new(&[
         "ID",
         "COMMIT",
@@ -29,9 +32,16 @@ pub fn list(p: &Printer, releases: Vec<Value>) {
         "VERSION",
         "IS FINAL",
     ]);
-    // Each row is dropped once it is a table row.
+    let or_na = |v: Option<String>| v.unwrap_or_else(|| "N/a".to_owned());
     for r in releases {
-        t.row(LIST_FIELDS.iter().map(|k| table::cell(r.get(*k))));
+        t.row([
+            r.id.to_string(),
+            r.commit,
+            or_na(r.created_at),
+            or_na(r.status),
+            or_na(r.raw_version),
+            or_na(r.is_final.map(|b| b.to_string())),
+        ]);
     }
     p.out_lines(|out| t.write_to(out));
 }

@@ -64,25 +64,49 @@ impl<T: HasId> Nav<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nav<T> {
+/// Reads an expanded array element by element (no buffering of the whole expansion); an
+/// object is the deferred `{"__id": N}` form, or one row.
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Nav<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Shape<T> {
-            Expanded(Vec<T>),
-            Deferred {
-                #[serde(rename = "__id")]
-                id: i64,
-            },
-            /// An object with an `id` but not expanded as an array (some servers).
-            Row(T),
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for V<T> {
+            type Value = Nav<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an expanded navigation ([…]), {\"__id\": N} or null")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Nav<T>, E> {
+                Ok(Nav::Absent)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Nav<T>, E> {
+                Ok(Nav::Absent)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Nav<T>, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Nav<T>, A::Error> {
+                let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(r) = seq.next_element::<T>()? {
+                    rows.push(r);
+                }
+                Ok(Nav::Expanded(rows))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Nav<T>, A::Error> {
+                use serde::de::Error as _;
+                let v = serde_json::Value::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                if let Some(id) = v.get("__id").and_then(serde_json::Value::as_i64) {
+                    return Ok(Nav::Deferred(id));
+                }
+                T::deserialize(v)
+                    .map(|r| Nav::Expanded(vec![r]))
+                    .map_err(A::Error::custom)
+            }
         }
-        Ok(match Option::<Shape<T>>::deserialize(d)? {
-            None => Nav::Absent,
-            Some(Shape::Expanded(v)) => Nav::Expanded(v),
-            Some(Shape::Deferred { id }) => Nav::Deferred(id),
-            Some(Shape::Row(r)) => Nav::Expanded(vec![r]),
-        })
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
