@@ -11,7 +11,7 @@
 //! | 6 | refused by the server's rules (400 rule text, 409) or not pinnable |
 //! | 7 | network, timeout or server failure (5xx, 429) after retries |
 //! | 8 | `--wait` timed out |
-//! | 9 | partial failure (a bulk operation failed for some devices or fleets) |
+//! | 9 | partial failure (a bulk operation failed for some devices or fleets), or a conflict (a device changed by someone else meanwhile, left alone) |
 //! | 10 | outcome unknown (a change was sent, its answer was lost, and it could not be read back) |
 //! | 130 | interrupted (SIGINT): what was already changed is printed |
 
@@ -69,7 +69,8 @@ Exit codes:
   6  refused by the server's rules, or release not pinnable
   7  network, timeout or server failure, after retries
   8  --wait timed out (the devices still behind are listed)
-  9  partial failure (some devices or fleets failed, the others were changed)
+  9  partial failure or conflict (some devices or fleets failed, or were changed
+     by someone else meanwhile and left alone; each is named)
  10  outcome unknown (a change was sent, its answer was lost, and the state could
      not be read back: the message says what to check)
  130  interrupted (Ctrl-C); what was already changed is printed"
@@ -185,6 +186,15 @@ pub enum Error {
     /// hold the change, so nothing was changed.
     #[error("the change to {what} was not made: {cause}")]
     WriteNotApplied { what: String, cause: Box<ApiError> },
+    /// Optimistic concurrency: between this command's read and its write, someone else
+    /// changed the device, so the conditional write left it alone.
+    #[error("changed by someone else while this command ran (it is now {now}); not overwritten")]
+    Conflict {
+        /// `device <uuid>`
+        what: String,
+        /// What it holds now: `pinned <release>`, `following its fleet`, `no longer visible`.
+        now: String,
+    },
     /// A write whose answer was lost, and whose state could not be read back.
     #[error(
         "outcome unknown: the change to {what} was sent and no answer came back ({cause}); \
@@ -308,6 +318,7 @@ impl Error {
             Error::Output { .. } => "BalenaOutputError",
             Error::Interrupted { .. } => "BalenaInterrupted",
             Error::WriteNotApplied { .. } => "BalenaWriteNotApplied",
+            Error::Conflict { .. } => "BalenaConflict",
             Error::WaitFailed { .. } => "BalenaWaitFailed",
             Error::OutcomeUnknown { .. } => "BalenaOutcomeUnknown",
             Error::CommandLine { .. } => "BalenaUsageError",
@@ -354,7 +365,7 @@ impl Error {
                 ExitCode::Usage
             }
             Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
-            Error::PartialFailure { .. } => ExitCode::Partial,
+            Error::PartialFailure { .. } | Error::Conflict { .. } => ExitCode::Partial,
             Error::WriteNotApplied { .. } => ExitCode::Network,
             Error::WaitFailed {
                 cause, transient, ..
@@ -461,6 +472,11 @@ impl Error {
             Error::Interrupted { .. } => "Run the command again to finish: devices already \
                                           done are left as they are."
                 .into(),
+            Error::Conflict { what, .. } => format!(
+                "Another command or user changed {what} after this one read it, so it was left \
+                 as they set it. Check it (`balena device list --fleet <fleet> --pinned`), then \
+                 run the command again if it should still change."
+            ),
             Error::WriteNotApplied { what, .. } => format!(
                 "The write got no clear answer, so {what} was read back: it does not hold the \
                  change. Nothing was changed; run the command again."

@@ -73,6 +73,11 @@ fn fleets_get(ids: &str, release_filter: &str) -> String {
     )
 }
 
+/// The conditional filter of a bulk write: these ids, still pinned as planned.
+fn cond(ids: &str, before: &str) -> String {
+    format!("(id%20in%20({ids}))%20and%20(is_pinned_on__release%20eq%20{before})")
+}
+
 fn device_row(id: i64, uuid: &str, name: &str, fleet: i64, pinned: Option<Value>) -> Value {
     json!({"id": id, "uuid": uuid, "device_name": name,
            "belongs_to__application": {"__id": fleet},
@@ -117,7 +122,14 @@ fn bulk_list_pin_is_three_requests_with_one_filtered_patch() {
             vec![rel(5002, C2, "0.0.2")],
         )]),
     );
-    api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
+    api.on(
+        "PATCH",
+        &format!("/v7/device?$filter={}", cond("11", "null")),
+        200,
+        "",
+    );
+    let count = format!("/v7/device/$count?$filter={}", cond("11", "5002"));
+    api.on("GET", &count, 200, r#"{"d":1}"#);
     let env = TestEnv::logged_in(&api);
     // "abcd" is ambiguous (two devices), "9999" unknown: exit 9, device one pinned.
     let out = env.run(&[
@@ -133,7 +145,12 @@ fn bulk_list_pin_is_three_requests_with_one_filtered_patch() {
         vec![
             format!("GET {get}"),
             format!("GET {fg}"),
-            "PATCH /v7/device?$filter=id%20in%20(11) {\"is_pinned_on__release\":5002}".to_owned(),
+            // Conditional on the pin it was planned from; then one $count checks it.
+            format!(
+                "PATCH /v7/device?$filter={} {{\"is_pinned_on__release\":5002}}",
+                cond("11", "null")
+            ),
+            format!("GET {count}"),
         ]
     );
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -265,7 +282,18 @@ fn bulk_release_failing_in_one_fleet_leaves_its_devices_alone() {
             r
         }]),
     );
-    api.on("PATCH", "/v7/device?$filter=id%20in%20(11)", 200, "");
+    api.on(
+        "PATCH",
+        &format!("/v7/device?$filter={}", cond("11", "null")),
+        200,
+        "",
+    );
+    api.on(
+        "GET",
+        &format!("/v7/device/$count?$filter={}", cond("11", "5002")),
+        200,
+        r#"{"d":1}"#,
+    );
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "pin", &format!("{U1},{U2}"), "bbbbbbb"]);
     assert_eq!(out.code, 9, "{}", out.stderr);
@@ -278,7 +306,10 @@ fn bulk_release_failing_in_one_fleet_leaves_its_devices_alone() {
     );
     assert_eq!(
         writes(&api),
-        vec!["PATCH /v7/device?$filter=id%20in%20(11) {\"is_pinned_on__release\":5002}"]
+        vec![format!(
+            "PATCH /v7/device?$filter={} {{\"is_pinned_on__release\":5002}}",
+            cond("11", "null")
+        )]
     );
 }
 
@@ -309,7 +340,18 @@ fn stdin_dash_reads_uuids_ignoring_blanks_and_comments() {
             vec![],
         )]),
     );
-    api.on("PATCH", "/v7/device?$filter=id%20in%20(11,12)", 200, "");
+    api.on(
+        "PATCH",
+        &format!("/v7/device?$filter={}", cond("11,12", "5002")),
+        200,
+        "",
+    );
+    api.on(
+        "GET",
+        &format!("/v7/device/$count?$filter={}", cond("11,12", "null")),
+        200,
+        r#"{"d":2}"#,
+    );
     let env = TestEnv::logged_in(&api);
     let out = env.run_stdin(
         &["device", "track-fleet", "-"],
@@ -318,7 +360,10 @@ fn stdin_dash_reads_uuids_ignoring_blanks_and_comments() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         writes(&api),
-        vec!["PATCH /v7/device?$filter=id%20in%20(11,12) {\"is_pinned_on__release\":null}"]
+        vec![format!(
+            "PATCH /v7/device?$filter={} {{\"is_pinned_on__release\":null}}",
+            cond("11,12", "5002")
+        )]
     );
     assert_eq!(
         out.stderr,
@@ -332,13 +377,13 @@ fn fleet_get_with(release_expand: &str) -> String {
     format!("/v7/application?{APP_SELECT}&{SLUG_FILTER}&$expand={TARGET_EXPAND}{release_expand}")
 }
 
-fn page(filter: &str, skip: u64) -> String {
-    let base = format!("/v7/device?$select=id,uuid,device_name&$filter={filter}&{PIN_EXPAND}&$orderby=id%20asc&$top=1000");
-    if skip == 0 {
-        base
-    } else {
-        format!("{base}&$skip={skip}")
-    }
+/// A page of a `--fleet` selection: the devices after id `after` (keyset paging).
+fn page(filter: &str, after: Option<i64>) -> String {
+    let filter = match after {
+        None => filter.to_owned(),
+        Some(id) => format!("{filter}%20and%20(id%20gt%20{id})"),
+    };
+    format!("/v7/device?$select=id,uuid,device_name&$filter={filter}&{PIN_EXPAND}&$orderby=id%20asc&$top=1000")
 }
 
 /// Mounts the fleet GET that `latest` sends (the fleet of 1001 targeting 5001), answering with
@@ -374,10 +419,27 @@ fn fleet_selection_pages_and_chunks_the_patches() {
                    "is_pinned_on__release": if i % 10 == 0 { vec![summary(5003, C3, "0.0.3")] } else { vec![] }})
         })
         .collect();
-    for (n, skip) in [(0usize, 0u64), (1, 1000), (2, 2000)] {
+    for (n, after) in [(0usize, None), (1, Some(100_999)), (2, Some(101_999))] {
         let chunk: Vec<Value> = rows.iter().skip(n * 1000).take(1000).cloned().collect();
-        api.on("GET", &page(filter, skip), 200, &d(chunk));
+        api.on("GET", &page(filter, after), 200, &d(chunk));
     }
+    // Each chunk written is checked with a $count: every device of it holds the pin.
+    api.server.mock(|when, then| {
+        when.is_true(|req: &httpmock::HttpMockRequest| {
+            req.method() == "GET" && req.uri().path() == "/v7/device/$count"
+        });
+        then.respond_with(|req: &httpmock::HttpMockRequest| {
+            let q = req.uri().query().unwrap_or_default().to_owned();
+            let ids = q
+                .split_once("in%20(")
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map_or(0, |(list, _)| list.split(',').count());
+            httpmock::HttpMockResponse::builder()
+                .status(200)
+                .body(format!("{{\"d\":{ids}}}"))
+                .build()
+        });
+    });
     let patched = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     {
         let p = patched.clone();
@@ -415,16 +477,21 @@ fn fleet_selection_pages_and_chunks_the_patches() {
     let reqs = api.requests();
     let gets: Vec<&str> = reqs
         .iter()
-        .filter(|r| r.method == "GET")
+        .filter(|r| r.method == "GET" && !r.uri.starts_with("/v7/device/$count"))
         .map(|r| r.uri.as_str())
+        .collect();
+    let counts: Vec<String> = reqs
+        .iter()
+        .filter(|r| r.uri.starts_with("/v7/device/$count"))
+        .map(|r| r.uri.replace("/v7/device/$count?", "/v7/device?"))
         .collect();
     assert_eq!(
         gets,
         vec![
             fg.as_str(),
-            &page(filter, 0),
-            &page(filter, 1000),
-            &page(filter, 2000)
+            &page(filter, None),
+            &page(filter, Some(100_999)),
+            &page(filter, Some(101_999)),
         ]
     );
     let patches: Vec<_> = reqs.iter().filter(|r| r.method == "PATCH").collect();
@@ -436,11 +503,29 @@ fn fleet_selection_pages_and_chunks_the_patches() {
         assert_eq!(p.body, "{\"is_pinned_on__release\":5003}");
         let list = p
             .uri
-            .strip_prefix("/v7/device?$filter=id%20in%20(")
-            .and_then(|s| s.strip_suffix(')'))
+            .strip_prefix("/v7/device?$filter=(id%20in%20(")
+            .and_then(|s| s.strip_suffix("))%20and%20(is_pinned_on__release%20eq%20null)"))
             .unwrap_or_else(|| panic!("{}", p.uri));
         ids.extend(list.split(',').map(|s| s.parse::<i64>().unwrap()));
     }
+    // Each PATCH is checked by one $count of the same ids holding the pin.
+    let checked: Vec<String> = patches
+        .iter()
+        .map(|p| {
+            p.uri.replace(
+                "is_pinned_on__release%20eq%20null",
+                "is_pinned_on__release%20eq%205003",
+            )
+        })
+        .collect();
+    let mut counts = counts;
+    counts.sort();
+    let mut checked = checked;
+    checked.sort();
+    assert!(
+        counts == checked,
+        "the $count checks differ from the PATCHes"
+    );
     let want: Vec<i64> = (0..2500)
         .filter(|i| i % 10 != 0)
         .map(|i| 100_000 + i as i64)
@@ -472,7 +557,7 @@ fn fleet_selection_without_any_device_is_not_found() {
         )]),
     );
     let filter = "(belongs_to__application%20eq%201001)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27nope%27))";
-    api.on("GET", &page(filter, 0), 200, r#"{"d":[]}"#);
+    api.on("GET", &page(filter, None), 200, r#"{"d":[]}"#);
     let env = TestEnv::logged_in(&api);
     let out = env.run(&[
         "device",

@@ -239,48 +239,73 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
     }
 }
 
-/// The PATCHes: one per target and chunk of ids. A failed chunk fails its devices, but a
-/// chunk whose answer was lost is read back first ([`super::outcome::settle_devices`]).
-/// After a SIGINT ([`interrupt`]) the request in flight is finished and no other is sent:
-/// the devices not written are marked [`Error::Interrupted`].
+/// Bulk writes in flight at once.
+pub const IN_FLIGHT: usize = 3;
+
+/// Devices of one write: `(id, uuid)`.
+type Targets = Vec<(i64, String)>;
+/// What a write sets, and the pin its devices had when planned.
+type WriteKey = (DevicePatch, Option<i64>);
+
+/// The PATCHes: one per target, planned-from pin and chunk of ids, each conditional on the
+/// pin it was planned from ([`super::outcome::conditional`]), [`IN_FLIGHT`] at a time. Each
+/// chunk is then settled ([`super::outcome::settle_devices`]): checked with one `$count`,
+/// read back only when needed, so a device someone else changed meanwhile is a conflict
+/// and a lost answer is never taken for a failure. After a SIGINT ([`interrupt`]) the
+/// requests in flight are finished and no other is sent: the devices not written are
+/// marked [`Error::Interrupted`].
 async fn write(api: &Client, items: &mut [BulkItem]) {
+    use futures_util::stream::{self, StreamExt};
+
     interrupt::arm();
-    let mut groups: BTreeMap<DevicePatch, Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<WriteKey, Targets> = BTreeMap::new();
     for i in items.iter() {
         if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
-            groups.entry(patch).or_default().push(d.id);
+            groups
+                .entry((patch, d.pinned.id()))
+                .or_default()
+                .push((d.id, d.uuid.clone()));
         }
     }
-    let uuids: HashMap<i64, String> = items
-        .iter()
-        .filter_map(|i| i.device.as_ref().map(|d| (d.id, d.uuid.clone())))
-        .collect();
-    let mut failed: HashMap<i64, Error> = HashMap::new();
-    for (patch, mut ids) in groups {
-        ids.sort_unstable();
-        ids.dedup();
-        let path_of =
-            |c: &[i64]| odata::path("device", &Query::new().filter(Filter::id_in("id", c)));
+    let mut chunks: Vec<(WriteKey, Targets)> = Vec::new();
+    for ((patch, before), mut devices) in groups {
+        devices.sort_unstable_by_key(|(id, _)| *id);
+        devices.dedup_by_key(|(id, _)| *id);
+        let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+        let path_of = |c: &[i64]| {
+            odata::path(
+                "device",
+                &Query::new().filter(super::outcome::conditional(c, before)),
+            )
+        };
+        let mut rest = devices.as_slice();
         for chunk in id_chunks(&ids, path_of) {
+            let (these, tail) = rest.split_at(chunk.len());
+            chunks.push(((patch, before), these.to_vec()));
+            rest = tail;
+        }
+    }
+    let failed: HashMap<i64, Error> = stream::iter(chunks)
+        .map(|((patch, before), devices)| async move {
             if interrupt::requested() {
                 let e = Error::Interrupted {
                     done: "not changed".into(),
                 };
-                for id in &chunk {
-                    failed.insert(*id, e.clone());
-                }
-                continue;
+                return devices.iter().map(|(id, _)| (*id, e.clone())).collect();
             }
-            if let Err(e) = api.patch(&path_of(&chunk), &patch).await {
-                // An answer lost: the chunk is read back, and only what it shows failed.
-                let devices: Vec<(i64, String)> = chunk
-                    .iter()
-                    .map(|id| (*id, uuids.get(id).cloned().unwrap_or_default()))
-                    .collect();
-                failed.extend(super::outcome::settle_devices(api, &devices, &patch, e).await);
-            }
-        }
-    }
+            let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+            let path = odata::path(
+                "device",
+                &Query::new().filter(super::outcome::conditional(&ids, before)),
+            );
+            let written = api.patch(&path, &patch).await;
+            super::outcome::settle_devices(api, &devices, &patch, before, written).await
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    let mut failed = failed;
     for i in items.iter_mut() {
         let Some(id) = i.device.as_ref().map(|d| d.id) else {
             continue;
@@ -291,19 +316,22 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
     }
 }
 
-/// The devices of fleet `id` (with `tags`), a page of [`PAGE`] per GET.
+/// The devices of fleet `id` (with `tags`), a page of [`PAGE`] per GET, by id (keyset:
+/// `id gt <the last id>`), so no page costs more than the first.
 async fn fleet_devices(api: &Client, id: i64, tags: &[String]) -> Result<Vec<Device>, Error> {
     let mut parts = vec![Filter::eq("belongs_to__application", id)];
     parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
-    let q = device_query(false)
-        .filter(Filter::And(parts))
-        .orderby("id asc")
-        .top(PAGE);
     let mut out: Vec<Device> = Vec::new();
     loop {
-        let page: Vec<Device> = api
-            .get(&odata::path("device", &q.clone().skip(out.len() as u64)))
-            .await?;
+        let mut page_parts = parts.clone();
+        if let Some(last) = out.last() {
+            page_parts.push(Filter::Gt("id".into(), Lit::Int(last.id)));
+        }
+        let q = device_query(false)
+            .filter(Filter::And(page_parts))
+            .orderby("id asc")
+            .top(PAGE);
+        let page: Vec<Device> = api.get(&odata::path("device", &q)).await?;
         let n = page.len();
         out.extend(page.into_iter().map(|mut d| {
             d.fleet = balena_api::models::Nav::Deferred(id);

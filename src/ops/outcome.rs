@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use balena_api::models::{Application, Device};
-use balena_api::odata::{self, Query};
+use balena_api::odata::{self, Filter, Lit, Query};
 use balena_api::patch::{DevicePatch, FleetPatch};
 use balena_api::{ApiError, Client};
 
@@ -197,51 +197,126 @@ pub async fn patch_device(
     .await
 }
 
-/// After a failed bulk PATCH of `devices` (`(id, uuid)`, one chunk) with `patch`: the
-/// devices that do not hold the change, each with its error (none when the read back shows
-/// every one done).
+/// The conditional filter of a bulk write: these ids, as long as each is still pinned as
+/// it was when the write was planned (`before`: its pin then, `None` for none). A device
+/// that someone else changed in between no longer matches, and is left alone.
+pub fn conditional(ids: &[i64], before: Option<i64>) -> Filter {
+    Filter::And(vec![Filter::id_in("id", ids), pinned_on(before)])
+}
+
+fn pinned_on(release: Option<i64>) -> Filter {
+    Filter::Eq(
+        "is_pinned_on__release".into(),
+        release.map_or(Lit::Null, Lit::Int),
+    )
+}
+
+/// What a device holds now, for a conflict's message.
+fn holds_now(d: &Device) -> String {
+    match d.pinned.first() {
+        Some(r) => format!("pinned {}", crate::policy::short(r)),
+        None => match d.pinned.id() {
+            Some(id) => format!("pinned to release {id}"),
+            None => "following its fleet".into(),
+        },
+    }
+}
+
+/// The outcome of one chunk of a bulk write: `devices` (`(id, uuid)`), planned from pin
+/// `before`, PATCHed with `patch` under [`conditional`]; `written` is the PATCH's answer.
+/// Returns the devices that do not hold the change, each with its error (none when every
+/// one is done).
+///
+/// - A refusal fails them all with it.
+/// - An answered write is checked with one `$count` of the devices that now hold the
+///   change; only when some don't is the chunk read back, to name them: each is then a
+///   [`Error::Conflict`] (someone else changed it first).
+/// - A write whose answer was lost is read back: a device that holds the change is done, one
+///   still as planned was not changed ([`Error::WriteNotApplied`]), any other is a conflict;
+///   when no read back succeeds, [`Error::OutcomeUnknown`].
 pub async fn settle_devices(
     api: &Client,
     devices: &[(i64, String)],
     patch: &DevicePatch,
-    failure: ApiError,
+    before: Option<i64>,
+    written: Result<(), ApiError>,
 ) -> Vec<(i64, Error)> {
-    if !may_have_been_applied(&failure) {
-        let e = Error::from(failure);
-        return devices.iter().map(|(id, _)| (*id, e.clone())).collect();
-    }
-    tracing::debug!("  the bulk write's outcome is unknown ({failure}); reading it back");
     let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let failure = match written {
+        Ok(()) => {
+            let holding = Filter::And(vec![Filter::id_in("id", &ids), pinned_on(patch.pin())]);
+            match api.count("device", holding).await {
+                Ok(n) if n as usize == ids.len() => return Vec::new(),
+                Ok(n) => tracing::debug!(
+                    "  {} of {} devices do not hold the change: reading them back",
+                    ids.len() - n as usize,
+                    ids.len()
+                ),
+                Err(e) => {
+                    tracing::debug!("  cannot count the devices written ({e}): reading them back")
+                }
+            }
+            None
+        }
+        Err(failure) if !may_have_been_applied(&failure) => {
+            let e = Error::from(failure);
+            return devices.iter().map(|(id, _)| (*id, e.clone())).collect();
+        }
+        Err(failure) => {
+            tracing::debug!("  the bulk write's outcome is unknown ({failure}); reading it back");
+            Some(failure)
+        }
+    };
     let q = Query::new()
         .select(&["id", "is_pinned_on__release"])
-        .filter(balena_api::odata::Filter::id_in("id", &ids));
+        .filter(Filter::id_in("id", &ids))
+        .expand(
+            "is_pinned_on__release",
+            Query::new().select(crate::policy::release::SUMMARY_FIELDS),
+        );
     let read = read_rows::<Device>(api, &odata::path("device", &q)).await;
     devices
         .iter()
         .filter_map(|(id, uuid)| {
             let what = format!("device {uuid}");
-            match &read {
-                Ok(rows) => match rows.iter().find(|d| d.id == *id) {
-                    Some(d) if device_holds(d, patch) => None,
-                    _ => Some((
+            let rows = match &read {
+                Ok(rows) => rows,
+                Err(r) => {
+                    let cause = failure.clone().unwrap_or_else(|| ApiError::Network {
+                        detail: "the conditional write was answered, but which devices it \
+                                 matched could not be checked"
+                            .into(),
+                    });
+                    return Some((
                         *id,
-                        Error::WriteNotApplied {
+                        Error::OutcomeUnknown {
                             what,
-                            cause: Box::new(failure.clone()),
+                            change: describe_device_patch(patch),
+                            check: format!("balena device pin {uuid}"),
+                            cause: Box::new(cause),
+                            read_back: Box::new(r.clone()),
                         },
-                    )),
-                },
-                Err(r) => Some((
-                    *id,
-                    Error::OutcomeUnknown {
+                    ));
+                }
+            };
+            let e = match rows.iter().find(|d| d.id == *id) {
+                Some(d) if device_holds(d, patch) => return None,
+                Some(d) => match &failure {
+                    Some(f) if d.pinned.id() == before => Error::WriteNotApplied {
                         what,
-                        change: describe_device_patch(patch),
-                        check: format!("balena device pin {uuid}"),
-                        cause: Box::new(failure.clone()),
-                        read_back: Box::new(r.clone()),
+                        cause: Box::new(f.clone()),
                     },
-                )),
-            }
+                    _ => Error::Conflict {
+                        what,
+                        now: holds_now(d),
+                    },
+                },
+                None => Error::Conflict {
+                    what,
+                    now: "no longer visible to this account".into(),
+                },
+            };
+            Some((*id, e))
         })
         .collect()
 }

@@ -208,3 +208,35 @@ pub fn vertical(text: &str) -> std::collections::BTreeMap<String, String> {
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect()
 }
+
+/// The `(stdout, stderr, exit code)` of a child, bounded.
+pub fn finish(mut child: std::process::Child) -> (String, String, Option<i32>) {
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut so, &mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut se, &mut s);
+        s
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("balena did not finish");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    (
+        t_out.join().unwrap_or_default(),
+        t_err.join().unwrap_or_default(),
+        status.code(),
+    )
+}

@@ -4,7 +4,6 @@
 //! holds. During `--wait`, the change stands, its result document is printed, and the
 //! message says the wait was interrupted.
 
-use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,38 +29,6 @@ fn sigint(child: &Child) {
         .status()
         .expect("kill -INT");
     assert!(st.success());
-}
-
-/// The `(stdout, stderr, exit code)` of a child, bounded.
-fn finish(mut child: Child) -> (String, String, Option<i32>) {
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("balena did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    (
-        t_out.join().unwrap_or_default(),
-        t_err.join().unwrap_or_default(),
-        status.code(),
-    )
 }
 
 /// The `(id, commit)` of the seeded fleet's releases, newest first.

@@ -6,6 +6,7 @@
 mod account;
 mod bulk;
 mod commands;
+mod concurrency;
 mod config_errors;
 mod device;
 mod dropin;

@@ -48,6 +48,8 @@ pub enum Filter {
     Eq(String, Lit),
     /// `field ne value` (`ne null`: the field is set).
     Ne(String, Lit),
+    /// `field gt value`: keyset paging (`id gt <the last id seen>`).
+    Gt(String, Lit),
     /// `a ne b`: two fields of the same row differ (null-safe on the server: pinejs
     /// compiles it to `IS DISTINCT FROM`).
     NeField(String, String),
@@ -106,6 +108,11 @@ impl Filter {
             Filter::Ne(field, lit) => {
                 out.push_str(field);
                 out.push_str("%20ne%20");
+                render_lit(lit, out);
+            }
+            Filter::Gt(field, lit) => {
+                out.push_str(field);
+                out.push_str("%20gt%20");
                 render_lit(lit, out);
             }
             Filter::NeField(a, b) => {
