@@ -195,6 +195,10 @@ pub enum Error {
         /// What it holds now: `pinned <release>`, `following its fleet`, `no longer visible`.
         now: String,
     },
+    /// `--wait`: the change was made, then someone else gave these devices another target
+    /// or pin during the wait.
+    #[error("the change was made, but someone else changed {} device(s) during the wait", devices.len())]
+    ChangedDuringWait { devices: Vec<String> },
     /// A write whose answer was lost, and whose state could not be read back.
     #[error(
         "outcome unknown: the change to {what} was sent and no answer came back ({cause}); \
@@ -256,6 +260,7 @@ impl Error {
                 Some(("candidates", candidates.as_slice()))
             }
             Error::WaitTimeout { behind } => Some(("behind", behind.as_slice())),
+            Error::ChangedDuringWait { devices } => Some(("changed", devices.as_slice())),
             _ => None,
         }
         .filter(|(_, l)| !l.is_empty())
@@ -318,7 +323,7 @@ impl Error {
             Error::Output { .. } => "BalenaOutputError",
             Error::Interrupted { .. } => "BalenaInterrupted",
             Error::WriteNotApplied { .. } => "BalenaWriteNotApplied",
-            Error::Conflict { .. } => "BalenaConflict",
+            Error::Conflict { .. } | Error::ChangedDuringWait { .. } => "BalenaConflict",
             Error::WaitFailed { .. } => "BalenaWaitFailed",
             Error::OutcomeUnknown { .. } => "BalenaOutcomeUnknown",
             Error::CommandLine { .. } => "BalenaUsageError",
@@ -365,7 +370,9 @@ impl Error {
                 ExitCode::Usage
             }
             Error::WaitTimeout { .. } => ExitCode::WaitTimeout,
-            Error::PartialFailure { .. } | Error::Conflict { .. } => ExitCode::Partial,
+            Error::PartialFailure { .. }
+            | Error::Conflict { .. }
+            | Error::ChangedDuringWait { .. } => ExitCode::Partial,
             Error::WriteNotApplied { .. } => ExitCode::Network,
             Error::WaitFailed {
                 cause, transient, ..
@@ -471,6 +478,11 @@ impl Error {
                 .into(),
             Error::Interrupted { .. } => "Run the command again to finish: devices already \
                                           done are left as they are."
+                .into(),
+            Error::ChangedDuringWait { .. } => "This command's change was applied; then another \
+                                                command or user gave the devices listed another \
+                                                release, and the wait left them alone. Check \
+                                                them with `balena device <uuid>`."
                 .into(),
             Error::Conflict { what, .. } => format!(
                 "Another command or user changed {what} after this one read it, so it was left \

@@ -1,6 +1,7 @@
 //! Request-level tests of the `--wait` engine (`ops::wait::wait_for_rollout`) against a
-//! recording HTTP mock: the exact poll requests, one per poll (per chunk), and that polling
-//! stops as soon as every online device runs its target (or the timeout passes).
+//! recording HTTP mock: the exact poll requests (a `$count` of the devices pending, the
+//! devices fetched only when it changes), and that polling stops as soon as every online
+//! device runs its target (or the timeout passes).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -17,11 +18,20 @@ use balena_testkit::mock::{path_and_query, Api, TOKEN};
 use httpmock::HttpMockRequest;
 use serde_json::{json, Value};
 
-const SELECT: &str = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release";
+const SELECT: &str = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release,is_pinned_on__release";
+const PENDING: &str = "(is_online%20eq%20true)%20and%20(should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release)";
 
+/// The first page of the devices that follow the fleet.
 fn fleet_poll(fleet_id: i64) -> String {
     format!(
-        "/v7/device?{SELECT}&$filter=(belongs_to__application%20eq%20{fleet_id})%20and%20(is_pinned_on__release%20eq%20null)"
+        "/v7/device?{SELECT}&$filter=(belongs_to__application%20eq%20{fleet_id})%20and%20(is_pinned_on__release%20eq%20null)&$orderby=id%20asc&$top=1000"
+    )
+}
+
+/// The `$count` of the fleet's following devices still pending.
+fn fleet_count(fleet_id: i64) -> String {
+    format!(
+        "/v7/device/$count?$filter=(belongs_to__application%20eq%20{fleet_id})%20and%20(is_pinned_on__release%20eq%20null)%20and%20{PENDING}"
     )
 }
 
@@ -83,6 +93,7 @@ fn dev(id: i64, online: bool, status: &str, running: i64, target: i64) -> Value 
         "overall_status": status,
         "is_running__release": {"__id": running},
         "should_be_running__release": {"__id": target},
+        "is_pinned_on__release": {"__id": target},
     })
 }
 
@@ -95,6 +106,11 @@ fn fleet_wait_polls_until_every_online_device_runs_its_target() {
     let api = Api::start();
     let home = tempfile::tempdir().unwrap();
     let uri = fleet_poll(1001);
+    let count = fleet_count(1001);
+    // The pending count goes 2, 1, 0: each change fetches the devices.
+    answer(&api, &count, json!({"d": 2}), Some(1));
+    answer(&api, &count, json!({"d": 1}), Some(1));
+    answer(&api, &count, json!({"d": 0}), None);
     // 1 and 2 are behind, 3 is offline (and behind: it does not count).
     answer(
         &api,
@@ -118,18 +134,24 @@ fn fleet_wait_polls_until_every_online_device_runs_its_target() {
     let started = Instant::now();
     let out: WaitOutcome = block_on(wait_for_rollout(
         &c,
-        WaitScope::Fleet {
-            id: 1001,
-            slug: "myorg/myfleet".into(),
-        },
+        WaitScope::fleet(1001, "myorg/myfleet", Some(11)),
         Duration::from_secs(60),
     ))
     .unwrap();
     let took = started.elapsed();
 
     assert!(out.complete);
-    // Exactly three polls, one GET each, then it stopped.
-    assert_eq!(api.lines(), vec![format!("GET {uri}"); 3]);
+    // Exactly three polls, a $count and (as it changed each time) the devices, then it
+    // stopped.
+    assert_eq!(
+        api.lines(),
+        [format!("GET {count}"), format!("GET {uri}")]
+            .iter()
+            .cycle()
+            .take(6)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
     assert!(api
         .requests()
         .iter()
@@ -169,9 +191,10 @@ fn devices_wait_times_out_and_names_the_devices_behind() {
     );
     let c = client(&api, &home);
     let started = Instant::now();
+    // A short list is fetched whole each poll: no $count.
     let out = block_on(wait_for_rollout(
         &c,
-        WaitScope::Devices(vec![7, 3, 7]),
+        WaitScope::devices(vec![(7, Some(11)), (3, Some(11)), (7, Some(11))]),
         Duration::from_secs(1),
     ))
     .unwrap();
@@ -214,22 +237,41 @@ fn many_devices_are_polled_in_chunks_of_short_urls() {
             .header("content-type", "application/json")
             .body(r#"{"d":[]}"#);
     });
+    api.server.mock(|when, then| {
+        when.method("GET").path("/v7/device/$count");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(r#"{"d":0}"#);
+    });
     let ids: Vec<i64> = (10_000_000..10_002_000).collect();
     let c = client(&api, &home);
     let out = block_on(wait_for_rollout(
         &c,
-        WaitScope::Devices(ids.clone()),
+        WaitScope::devices(ids.iter().map(|i| (*i, None)).collect()),
         Duration::from_secs(60),
     ))
     .unwrap();
     assert!(out.complete);
     assert_eq!(out.polls, 1);
     let reqs = api.requests();
-    assert!(reqs.len() >= 3, "{} requests", reqs.len());
-    assert!(reqs.len() <= 5, "{} requests", reqs.len());
+    let (counts, fetches): (Vec<_>, Vec<_>) = reqs
+        .iter()
+        .partition(|r| r.uri.starts_with("/v7/device/$count?"));
+    assert!(fetches.len() >= 3, "{} requests", fetches.len());
+    assert!(fetches.len() <= 5, "{} requests", fetches.len());
+    // A $count per chunk, of the same ids.
+    assert_eq!(counts.len(), fetches.len());
+    for r in &counts {
+        assert!(r.uri.len() < 6000, "{} bytes", r.uri.len());
+        assert!(
+            r.uri.ends_with(&format!("))%20and%20{PENDING}")),
+            "{}",
+            r.uri
+        );
+    }
     let prefix = format!("/v7/device?{SELECT}&$filter=id%20in%20(");
     let mut seen: Vec<i64> = Vec::new();
-    for r in &reqs {
+    for r in &fetches {
         assert_eq!(r.method, "GET");
         assert!(r.uri.len() < 6000, "{} bytes", r.uri.len());
         let list = r
@@ -249,7 +291,7 @@ fn an_empty_device_list_sends_nothing() {
     let c = client(&api, &home);
     let out = block_on(wait_for_rollout(
         &c,
-        WaitScope::Devices(vec![]),
+        WaitScope::devices(vec![]),
         Duration::from_secs(5),
     ))
     .unwrap();
@@ -263,20 +305,92 @@ fn a_rejected_poll_is_an_error_not_a_timeout() {
     let home = tempfile::tempdir().unwrap();
     api.on(
         "GET",
-        &fleet_poll(1001),
+        &fleet_count(1001),
         401,
         r#"{"message":"Unauthorized"}"#,
     );
     let c = client(&api, &home);
     let err = block_on(wait_for_rollout(
         &c,
-        WaitScope::Fleet {
-            id: 1001,
-            slug: "myorg/myfleet".into(),
-        },
+        WaitScope::fleet(1001, "myorg/myfleet", Some(11)),
         Duration::from_secs(30),
     ))
     .unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::Auth);
     assert_eq!(api.requests().len(), 1);
+}
+
+#[test]
+fn while_nothing_changes_a_poll_is_one_count() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    let uri = fleet_poll(1001);
+    let count = fleet_count(1001);
+    answer(&api, &count, json!({"d": 1}), None);
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(1, true, "updating", 10, 11), dev(2, true, "idle", 11, 11)]}),
+        None,
+    );
+    let c = client(&api, &home);
+    let out = block_on(wait_for_rollout(
+        &c,
+        WaitScope::fleet(1001, "myorg/myfleet", Some(11)),
+        Duration::from_millis(3500),
+    ))
+    .unwrap();
+    assert!(!out.complete);
+    // Polls at 0, 1 s and 3.5 s (the deadline): the devices on the first and the last only.
+    let lines = api.lines();
+    assert_eq!(
+        lines,
+        vec![
+            format!("GET {count}"),
+            format!("GET {uri}"),
+            format!("GET {count}"),
+            format!("GET {count}"),
+            format!("GET {uri}"),
+        ]
+    );
+    assert_eq!(out.polls, 3);
+    assert_eq!(
+        out.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        vec![uuid(1)]
+    );
+}
+
+#[test]
+fn a_device_given_another_release_meanwhile_is_reported_not_waited_for() {
+    let api = Api::start();
+    let home = tempfile::tempdir().unwrap();
+    // Device 3 was pinned to 11 by this command, then someone pinned it to 12.
+    let mut repinned = dev(3, true, "idle", 10, 12);
+    repinned["is_pinned_on__release"] = json!({"__id": 12});
+    let uri = format!("/v7/device?{SELECT}&$filter=id%20in%20(3,7)");
+    answer(
+        &api,
+        &uri,
+        json!({"d": [dev(7, true, "idle", 11, 11), repinned]}),
+        None,
+    );
+    let c = client(&api, &home);
+    let out = block_on(wait_for_rollout(
+        &c,
+        WaitScope::devices(vec![(7, Some(11)), (3, Some(11))]),
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+    assert!(out.complete);
+    assert_eq!(api.lines().len(), 1);
+    let r = rollout_json(&out);
+    assert_eq!(r["changed_by_others"], json!([uuid(3)]));
+    assert_eq!(r["behind"], json!([]));
+    let err = out.into_result().unwrap_err();
+    assert_eq!(err.name(), "BalenaConflict");
+    assert_eq!(err.exit_code(), ExitCode::Partial);
+    assert_eq!(
+        err.list(),
+        Some(("changed", &[format!("{} (dev-3)", uuid(3))][..]))
+    );
 }

@@ -138,7 +138,11 @@ async fn apply(
     }
     ops::write_device(&ctx.api, dev, &plan).await?;
     view::mutation::device_done(p, dev, fleet, action, &plan);
-    let (waited, failed) = wait_if_asked(ctx, m, WaitScope::Devices(vec![dev.id])).await;
+    let pin = match action {
+        DeviceAction::Pin(r) => Some(r.id),
+        DeviceAction::TrackFleet => None,
+    };
+    let (waited, failed) = wait_if_asked(ctx, m, WaitScope::devices(vec![(dev.id, pin)])).await;
     view::mutation::device_result(p, dev, fleet, &plan, waited.as_ref());
     finish_wait(waited, failed)
 }
@@ -162,12 +166,16 @@ async fn run_bulk(
         view::mutation::empty_fleet(p, slug, m.dry_run);
     }
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
-    let ok_ids = outcome.ok_ids();
+    let pins = outcome.ok_pins();
     let interrupted = outcome.items.iter().any(plan::BulkItem::interrupted);
-    let (waited, failed) = if ok_ids.is_empty() || interrupted {
+    let (waited, failed) = if pins.is_empty() || interrupted {
         (None, None)
     } else {
-        wait_if_asked(ctx, m, WaitScope::Devices(ok_ids)).await
+        let scope = match (selection, outcome.fleet_id) {
+            (Selection::Fleet { tags, .. }, Some(fleet)) => WaitScope::selected(fleet, tags, pins),
+            _ => WaitScope::devices(pins),
+        };
+        wait_if_asked(ctx, m, scope).await
     };
     view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
     if let Some(e) = plan::bulk_error(&outcome.items, m.dry_run) {

@@ -178,10 +178,7 @@ async fn apply(
     }
     ops::write_fleet(&ctx.api, app, &plan).await?;
     view::mutation::fleet_done(p, app, &plan);
-    let scope = WaitScope::Fleet {
-        id: app.id,
-        slug: app.slug.clone(),
-    };
+    let scope = WaitScope::fleet(app.id, &app.slug, plan.change.after.target().map(|r| r.id));
     let (waited, failed) = wait_if_asked(ctx, m, scope).await;
     view::mutation::fleet_result(p, app, &plan, waited.as_ref());
     finish_wait(waited, failed)

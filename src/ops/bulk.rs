@@ -54,15 +54,25 @@ pub struct BulkOutcome {
     /// `--fleet F` (without `--tag`) named a fleet without devices: the slug. Nothing to
     /// do, and not an error (every device of the fleet is, vacuously, as asked).
     pub empty_fleet: Option<String>,
+    /// The fleet of a `--fleet` selection.
+    pub fleet_id: Option<i64>,
 }
 
 impl BulkOutcome {
-    /// The ids of the devices that did not fail.
-    pub fn ok_ids(&self) -> Vec<i64> {
+    /// The devices that did not fail, each with the pin it has now (`None`: it follows
+    /// its fleet).
+    pub fn ok_pins(&self) -> Vec<(i64, Option<i64>)> {
         self.items
             .iter()
             .filter(|i| i.error.is_none())
-            .filter_map(|i| i.device.as_ref().map(|d| d.id))
+            .filter_map(|i| {
+                let d = i.device.as_ref()?;
+                let pin = match &i.plan.as_ref()?.change.after {
+                    crate::policy::DevicePolicy::Pinned(r) => Some(r.id),
+                    crate::policy::DevicePolicy::TracksFleet(_) => None,
+                };
+                Some((d.id, pin))
+            })
             .collect()
     }
 }
@@ -142,6 +152,7 @@ pub async fn run(
     api.require_token()?;
     let mut caveats = Vec::new();
     let mut items: Vec<BulkItem> = Vec::new();
+    let mut fleet_id = None;
     match selection {
         Selection::One(_) => {
             return Err(Error::Incomplete {
@@ -157,6 +168,7 @@ pub async fn run(
                     items,
                     caveats,
                     empty_fleet: Some(app.slug),
+                    fleet_id: Some(app.id),
                 });
             }
             if devs.is_empty() {
@@ -167,6 +179,7 @@ pub async fn run(
             for d in devs {
                 items.push(planned(None, d, &app, &action));
             }
+            fleet_id = Some(app.id);
         }
         Selection::List(args) => {
             let resolved = resolve_list(api, args).await?;
@@ -225,6 +238,7 @@ pub async fn run(
         items,
         caveats,
         empty_fleet: None,
+        fleet_id,
     })
 }
 

@@ -1,11 +1,17 @@
-//! `--wait`: after a mutation, poll the affected devices until every online one runs its
-//! target release (`is_running__release` = `should_be_running__release`), or time out.
+//! `--wait`: after a mutation, poll the affected devices until every online one runs the
+//! release this command set (`is_running__release` = `should_be_running__release`, and the
+//! target or pin still as set: see [`Expect`]), or time out.
 //!
-//! One GET per poll (per chunk of ids, see [`balena_api::chunk`]), selecting only the
-//! fields compared. Navigation fields come back deferred (`{"__id":N}`) and only the ids are
-//! compared. The timeout is not an error here: the outcome says `complete: false`, and the
-//! caller turns it into exit 8 with [`WaitOutcome::timeout_error`] after printing the
-//! report. The rules (counts, completeness, schedule) are in [`crate::policy::rollout`].
+//! A poll costs one small request while nothing changes: a `$count` of the devices still
+//! pending (online, with a target they don't run) on the server. The devices themselves
+//! (only the fields compared, navigation fields deferred) are fetched on the first poll,
+//! when that count changes, when it reaches 0, and on the last poll before the deadline:
+//! a fleet's devices in pages of [`PAGE`] by id, a list of devices in chunks of ids (see
+//! [`balena_api::chunk`]). A short list (at most [`SMALL`] devices, one request) is simply
+//! fetched each poll. The timeout is not an error here: the outcome says
+//! `complete: false`, and the caller turns it into exit 8 with
+//! [`WaitOutcome::timeout_error`] after printing the report. The rules (counts,
+//! completeness, schedule) are in [`crate::policy::rollout`].
 
 use std::time::{Duration, Instant};
 
@@ -15,24 +21,145 @@ use balena_api::odata::{self, Filter, Lit, Query};
 use balena_api::{ApiError, Client};
 
 use crate::error::Error;
-use crate::policy::rollout::{self, RolloutObserver, WaitOutcome};
+use crate::policy::rollout::{self, Counts, DeviceState, Expect, RolloutObserver, WaitOutcome};
+use crate::policy::select::tag_filter;
 
-/// What the wait covers.
+/// Devices per page when a fleet's devices are fetched.
+pub const PAGE: u32 = 1_000;
+/// A list of at most this many devices is fetched whole each poll (no `$count`).
+pub const SMALL: usize = 100;
+
+/// Which devices the wait covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitScope {
+pub enum Members {
     /// The fleet's devices that follow the fleet's target (not pinned): those a fleet target
     /// change affects.
-    Fleet { id: i64, slug: String },
-    /// These device ids.
-    Devices(Vec<i64>),
+    Following { fleet: i64 },
+    /// The devices of a `--fleet F [--tag K[=V]]...` selection: the fleet's devices with
+    /// these tags, those [`Expect::Pins`] lists.
+    Selected { fleet: i64, tags: Vec<String> },
+    /// The devices [`Expect::Pins`] lists, by id.
+    Listed,
+}
+
+/// What the wait covers, and what each device should end up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitScope {
+    /// What progress lines name (the fleet's slug, or nothing for devices).
+    pub label: String,
+    pub members: Members,
+    pub expect: Expect,
 }
 
 impl WaitScope {
+    /// The devices following fleet `id` after this command gave it `target`.
+    pub fn fleet(id: i64, slug: &str, target: Option<i64>) -> WaitScope {
+        WaitScope {
+            label: slug.to_owned(),
+            members: Members::Following { fleet: id },
+            expect: Expect::Target(target),
+        }
+    }
+
+    /// Devices by id, each with the pin this command left it with (`None`: follows its
+    /// fleet).
+    pub fn devices(pins: Vec<(i64, Option<i64>)>) -> WaitScope {
+        WaitScope {
+            label: String::new(),
+            members: Members::Listed,
+            expect: Expect::pins(pins),
+        }
+    }
+
+    /// The devices of a `--fleet` selection, each with the pin this command left it with.
+    pub fn selected(fleet: i64, tags: &[String], pins: Vec<(i64, Option<i64>)>) -> WaitScope {
+        WaitScope {
+            label: String::new(),
+            members: Members::Selected {
+                fleet,
+                tags: tags.to_vec(),
+            },
+            expect: Expect::pins(pins),
+        }
+    }
+
     /// What progress lines name (the fleet's slug, or nothing for a device list).
     pub fn label(&self) -> &str {
-        match self {
-            WaitScope::Fleet { slug, .. } => slug,
-            WaitScope::Devices(_) => "",
+        &self.label
+    }
+
+    fn listed_ids(&self) -> Vec<i64> {
+        match &self.expect {
+            Expect::Pins(p) => p.iter().map(|(id, _)| *id).collect(),
+            Expect::Target(_) => Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(&self.expect, Expect::Pins(p) if p.is_empty())
+    }
+
+    /// Whether a poll is a `$count` first (not for a short list).
+    fn counts_first(&self) -> bool {
+        match (&self.members, &self.expect) {
+            (Members::Listed, Expect::Pins(p)) => p.len() > SMALL,
+            _ => true,
+        }
+    }
+
+    /// The `$filter` of the members on the server, without the poll's own conditions
+    /// (`None` for a list: by id chunks).
+    fn members_filter(&self) -> Option<Vec<Filter>> {
+        match &self.members {
+            Members::Following { fleet } => Some(vec![
+                Filter::eq("belongs_to__application", *fleet),
+                Filter::Eq("is_pinned_on__release".into(), Lit::Null),
+            ]),
+            Members::Selected { fleet, tags } => {
+                let mut parts = vec![Filter::eq("belongs_to__application", *fleet)];
+                parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
+                Some(parts)
+            }
+            Members::Listed => None,
+        }
+    }
+
+    /// The `$filter`s (one per chunk of ids for a list) whose `$count` is the devices still
+    /// pending.
+    pub fn count_filters(&self) -> Vec<Filter> {
+        let pending = || {
+            vec![
+                Filter::Eq("is_online".into(), Lit::Bool(true)),
+                Filter::Ne("should_be_running__release".into(), Lit::Null),
+                Filter::NeField(
+                    "is_running__release".into(),
+                    "should_be_running__release".into(),
+                ),
+            ]
+        };
+        match self.members_filter() {
+            Some(mut parts) => {
+                if let Some(pin) = self.expect.common_pin() {
+                    // Only the devices still pinned as set (the others are reported apart).
+                    parts.push(Filter::Eq(
+                        "is_pinned_on__release".into(),
+                        pin.map_or(Lit::Null, Lit::Int),
+                    ));
+                }
+                parts.extend(pending());
+                vec![Filter::And(parts)]
+            }
+            None => {
+                let ids = self.listed_ids();
+                let with = |c: &[i64]| {
+                    let mut parts = vec![Filter::id_in("id", c)];
+                    parts.extend(pending());
+                    Filter::And(parts)
+                };
+                let path_of =
+                    |c: &[i64]| odata::path("device/$count", &Query::new().filter(with(c)));
+                id_chunks(&ids, path_of).iter().map(|c| with(c)).collect()
+            }
         }
     }
 }
@@ -46,31 +173,36 @@ pub const POLL_FIELDS: &[&str] = &[
     "overall_status",
     "is_running__release",
     "should_be_running__release",
+    "is_pinned_on__release",
 ];
 
-/// The GET paths (relative to `/v7/`) of one poll.
+/// The GET paths (relative to `/v7/`) that fetch a list's devices, one per chunk of ids
+/// (empty for a fleet's devices, which are paged: see [`page_path`]).
 pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
-    let select = Query::new().select(POLL_FIELDS);
-    match scope {
-        WaitScope::Fleet { id, .. } => {
-            let q = select.filter(Filter::And(vec![
-                Filter::eq("belongs_to__application", *id),
-                Filter::Eq("is_pinned_on__release".into(), Lit::Null),
-            ]));
-            vec![odata::path("device", &q)]
-        }
-        WaitScope::Devices(ids) => {
-            let mut ids = ids.clone();
-            ids.sort_unstable();
-            ids.dedup();
-            let path_of =
-                |c: &[i64]| odata::path("device", &select.clone().filter(Filter::id_in("id", c)));
-            id_chunks(&ids, path_of)
-                .iter()
-                .map(|c| path_of(c))
-                .collect()
-        }
+    if scope.members_filter().is_some() {
+        return Vec::new();
     }
+    let select = Query::new().select(POLL_FIELDS);
+    let ids = scope.listed_ids();
+    let path_of = |c: &[i64]| odata::path("device", &select.clone().filter(Filter::id_in("id", c)));
+    id_chunks(&ids, path_of)
+        .iter()
+        .map(|c| path_of(c))
+        .collect()
+}
+
+/// The GET path of the page of a fleet's members after device id `after`.
+pub fn page_path(scope: &WaitScope, after: Option<i64>) -> Option<String> {
+    let mut parts = scope.members_filter()?;
+    if let Some(id) = after {
+        parts.push(Filter::Gt("id".into(), Lit::Int(id)));
+    }
+    let q = Query::new()
+        .select(POLL_FIELDS)
+        .filter(Filter::And(parts))
+        .orderby("id asc")
+        .top(PAGE);
+    Some(odata::path("device", &q))
 }
 
 /// Whether a failed poll is worth another one: the network, a timeout, a server or
@@ -83,13 +215,71 @@ pub fn is_transient(e: &Error) -> bool {
     }
 }
 
-/// One poll: every chunk of `paths`.
-async fn poll(api: &Client, paths: &[String]) -> Result<Vec<Device>, Error> {
+/// Every member device, as the server has them now.
+async fn fetch(api: &Client, scope: &WaitScope) -> Result<Vec<Device>, Error> {
     let mut rows: Vec<Device> = Vec::new();
-    for p in paths {
-        rows.extend(api.get::<Device>(p).await?);
+    if scope.members_filter().is_none() {
+        for p in poll_paths(scope) {
+            rows.extend(api.get::<Device>(&p).await?);
+        }
+        return Ok(rows);
+    }
+    let mut after = None;
+    while let Some(p) = page_path(scope, after) {
+        let page: Vec<Device> = api.get(&p).await?;
+        let n = page.len();
+        // Only those the wait covers are kept.
+        rows.extend(page.into_iter().filter(|d| {
+            after = Some(d.id);
+            scope.expect.covers(d.id)
+        }));
+        if n < PAGE as usize {
+            break;
+        }
     }
     Ok(rows)
+}
+
+/// How many member devices are pending on the server (one `$count` per filter).
+async fn pending(api: &Client, scope: &WaitScope) -> Result<u64, Error> {
+    let mut n = 0;
+    for f in scope.count_filters() {
+        n += api.count("device", f).await?;
+    }
+    Ok(n)
+}
+
+/// What one poll saw: the devices (fetched now, or unchanged since the last fetch) and the
+/// pending count it was compared by.
+struct Seen {
+    fetched: Option<Vec<DeviceState>>,
+    pending: Option<u64>,
+}
+
+/// One poll: a `$count` (when the scope counts first), then the devices when needed.
+async fn poll(
+    api: &Client,
+    scope: &WaitScope,
+    last_pending: Option<u64>,
+    must_fetch: bool,
+) -> Result<Seen, Error> {
+    let count = if scope.counts_first() {
+        Some(pending(api, scope).await?)
+    } else {
+        None
+    };
+    let unchanged = matches!((count, last_pending), (Some(n), Some(l)) if n == l && n > 0);
+    if unchanged && !must_fetch {
+        return Ok(Seen {
+            fetched: None,
+            pending: count,
+        });
+    }
+    let rows = fetch(api, scope).await?;
+    Ok(Seen {
+        fetched: Some(rollout::states(&rows, &scope.expect)),
+        pending: count,
+    })
 }
 
 /// Polls until every online device of `scope` runs its target release, or `timeout` passes.
@@ -104,37 +294,46 @@ pub async fn wait_for_rollout(
     observer: &mut dyn RolloutObserver,
 ) -> Result<WaitOutcome, Error> {
     api.require_token()?;
-    let paths = poll_paths(scope);
-    if paths.is_empty() {
+    if scope.is_empty() {
         // No devices: nothing to wait for, nothing to send.
         return Ok(WaitOutcome::empty());
     }
     let started = Instant::now();
-    // Polls sent (the backoff's count), polls answered, the last answer.
+    // Polls sent (the backoff's count), polls answered, the last devices fetched.
     let mut attempts: u32 = 0;
     let mut polls: u32 = 0;
-    let mut last: Option<(Vec<rollout::DeviceState>, rollout::Counts)> = None;
+    let mut last: Option<(Vec<DeviceState>, Counts)> = None;
+    let mut last_pending: Option<u64> = None;
     let mut failures: u32 = 0;
     loop {
         attempts += 1;
+        // The last poll before the deadline reads the devices, so the report is current.
+        let final_poll = started.elapsed() + rollout::FIRST_DELAY >= timeout;
         // A poll never runs past the deadline (its retries included), by more than a
         // second.
         let remaining = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
-        let answer = match tokio::time::timeout(remaining, poll(api, &paths)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Api(ApiError::Timeout {
-                detail: "the poll ran past the --wait deadline".into(),
-            })),
-        };
+        let must_fetch = last.is_none() || final_poll;
+        let answer =
+            match tokio::time::timeout(remaining, poll(api, scope, last_pending, must_fetch)).await
+            {
+                Ok(r) => r,
+                Err(_) => Err(Error::Api(ApiError::Timeout {
+                    detail: "the poll ran past the --wait deadline".into(),
+                })),
+            };
         let complete = match answer {
-            Ok(rows) => {
+            Ok(seen) => {
                 polls += 1;
-                let devices = rollout::states(&rows);
-                let c = rollout::counts(&devices);
-                observer.polled(&c);
-                let complete = rollout::is_complete(&devices);
-                last = Some((devices, c));
-                complete
+                last_pending = seen.pending;
+                // Completeness is judged on devices fetched by this poll only.
+                let fresh = seen.fetched.is_some();
+                if let Some(devices) = seen.fetched {
+                    let c = rollout::counts(&devices);
+                    last = Some((devices, c));
+                }
+                let (devices, c) = last.as_ref().expect("the first poll fetches");
+                observer.polled(c);
+                fresh && rollout::is_complete(devices)
             }
             Err(e) if is_transient(&e) => {
                 failures += 1;
@@ -215,23 +414,42 @@ mod tests {
 
     #[test]
     fn poll_paths_and_chunks() {
-        let sel = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release";
+        let sel = "$select=id,uuid,device_name,is_online,overall_status,is_running__release,should_be_running__release,is_pinned_on__release";
+        let fleet = WaitScope::fleet(5, "o/f", Some(9));
+        assert!(poll_paths(&fleet).is_empty());
         assert_eq!(
-            poll_paths(&WaitScope::Fleet {
-                id: 5,
-                slug: "o/f".into()
-            }),
-            [format!("device?{sel}&$filter=(belongs_to__application%20eq%205)%20and%20(is_pinned_on__release%20eq%20null)")]
+            page_path(&fleet, None).unwrap(),
+            format!("device?{sel}&$filter=(belongs_to__application%20eq%205)%20and%20(is_pinned_on__release%20eq%20null)&$orderby=id%20asc&$top=1000")
         );
         assert_eq!(
-            poll_paths(&WaitScope::Devices(vec![3, 1, 3])),
+            page_path(&fleet, Some(77)).unwrap(),
+            format!("device?{sel}&$filter=(belongs_to__application%20eq%205)%20and%20(is_pinned_on__release%20eq%20null)%20and%20(id%20gt%2077)&$orderby=id%20asc&$top=1000")
+        );
+        let pending = "(is_online%20eq%20true)%20and%20(should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release)";
+        assert_eq!(
+            fleet.count_filters().iter().map(Filter::render).collect::<Vec<_>>(),
+            [format!("(belongs_to__application%20eq%205)%20and%20(is_pinned_on__release%20eq%20null)%20and%20{pending}")]
+        );
+        let list = WaitScope::devices(vec![(3, Some(1)), (1, Some(1)), (3, Some(1))]);
+        assert_eq!(
+            poll_paths(&list),
             [format!("device?{sel}&$filter=id%20in%20(1,3)")]
         );
-        assert!(poll_paths(&WaitScope::Devices(vec![])).is_empty());
+        assert!(!list.counts_first());
+        assert!(poll_paths(&WaitScope::devices(vec![])).is_empty());
+        let selected = WaitScope::selected(5, &["lab".into()], vec![(1, Some(7)), (2, Some(7))]);
+        assert!(selected.counts_first());
+        assert_eq!(
+            selected.count_filters().iter().map(Filter::render).collect::<Vec<_>>(),
+            [format!("(belongs_to__application%20eq%205)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27lab%27))%20and%20(is_pinned_on__release%20eq%207)%20and%20{pending}")]
+        );
 
-        let ids: Vec<i64> = (1_000_000..1_002_000).collect();
-        let paths = poll_paths(&WaitScope::Devices(ids));
+        let ids: Vec<(i64, Option<i64>)> = (1_000_000..1_002_000).map(|i| (i, None)).collect();
+        let big = WaitScope::devices(ids);
+        let paths = poll_paths(&big);
         assert!(paths.len() > 1);
         assert!(paths.iter().all(|p| p.len() <= MAX_PATH), "{paths:?}");
+        assert!(big.counts_first());
+        assert_eq!(big.count_filters().len(), paths.len());
     }
 }

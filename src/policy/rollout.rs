@@ -4,6 +4,9 @@
 //!
 //! - Offline devices are skipped and never waited for: they update when they come back. A
 //!   device without a target release has nothing to wait for.
+//! - Each device is checked against what this command set ([`Expect`]): a device whose
+//!   target or pin someone else changed during the wait is not waited for, and is reported
+//!   ([`WaitOutcome::changed_by_others`], [`Error::ChangedDuringWait`]).
 //! - Polls back off from [`FIRST_DELAY`] to [`MAX_DELAY`] ([`next_delay`]), are never closer
 //!   together than the first interval, and the last one lands on the deadline.
 
@@ -23,6 +26,8 @@ pub struct DeviceState {
     pub status: Option<String>,
     pub running: Option<i64>,
     pub target: Option<i64>,
+    /// Someone else changed its target (or pin) away from what this command set.
+    pub changed_by_other: bool,
 }
 
 impl DeviceState {
@@ -35,6 +40,7 @@ impl DeviceState {
             status: d.overall_status.clone(),
             running: d.running.id(),
             target: d.target.id(),
+            changed_by_other: false,
         }
     }
 
@@ -43,15 +49,79 @@ impl DeviceState {
         self.target.is_none() || self.running == self.target
     }
 
-    /// Online and not on target: what the wait is waiting for.
+    /// Online, not on target, and still as this command set it: what the wait is waiting
+    /// for.
     pub fn behind(&self) -> bool {
-        self.is_online && !self.on_target()
+        self.is_online && !self.on_target() && !self.changed_by_other
     }
 }
 
-/// The device rows of one poll, sorted by id, each once.
-pub fn states(rows: &[Device]) -> Vec<DeviceState> {
-    let mut out: Vec<DeviceState> = rows.iter().map(DeviceState::of).collect();
+/// What each device of a wait should end up on, as this command set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The target this command gave the fleet (`None`: none, or whatever it is): a device
+    /// with another target was given it by someone else (the fleet re-pinned meanwhile).
+    Target(Option<i64>),
+    /// The pin this command left each device with, by device id (sorted; `None`: it
+    /// follows its fleet). A device pinned otherwise was re-pinned by someone else; a
+    /// device not listed is not part of the wait.
+    Pins(Vec<(i64, Option<i64>)>),
+}
+
+impl Expect {
+    /// `(id, pin)` pairs, sorted by id, each once.
+    pub fn pins(mut pins: Vec<(i64, Option<i64>)>) -> Expect {
+        pins.sort_unstable();
+        pins.dedup_by_key(|(id, _)| *id);
+        Expect::Pins(pins)
+    }
+
+    fn pin_of(&self, id: i64) -> Option<Option<i64>> {
+        match self {
+            Expect::Target(_) => None,
+            Expect::Pins(p) => p
+                .binary_search_by_key(&id, |(i, _)| *i)
+                .ok()
+                .map(|k| p[k].1),
+        }
+    }
+
+    /// Whether device `id` is part of the wait.
+    pub fn covers(&self, id: i64) -> bool {
+        matches!(self, Expect::Target(_)) || self.pin_of(id).is_some()
+    }
+
+    /// The pin every device should have, when it is the same for all.
+    pub fn common_pin(&self) -> Option<Option<i64>> {
+        match self {
+            Expect::Target(_) => None,
+            Expect::Pins(p) => {
+                let first = p.first()?.1;
+                p.iter().all(|(_, pin)| *pin == first).then_some(first)
+            }
+        }
+    }
+
+    /// Whether `d`, pinned to `pin`, is no longer as this command set it.
+    pub fn changed_by_other(&self, d: &Device) -> bool {
+        match self {
+            Expect::Target(None) => false,
+            Expect::Target(Some(t)) => d.target.id().is_some_and(|have| have != *t),
+            Expect::Pins(_) => self.pin_of(d.id).is_some_and(|want| d.pinned.id() != want),
+        }
+    }
+}
+
+/// The device rows of one poll that `expect` covers, sorted by id, each once.
+pub fn states(rows: &[Device], expect: &Expect) -> Vec<DeviceState> {
+    let mut out: Vec<DeviceState> = rows
+        .iter()
+        .filter(|d| expect.covers(d.id))
+        .map(|d| DeviceState {
+            changed_by_other: expect.changed_by_other(d),
+            ..DeviceState::of(d)
+        })
+        .collect();
     out.sort_by_key(|d| d.id);
     out.dedup_by_key(|d| d.id);
     out
@@ -68,11 +138,17 @@ pub struct Counts {
     pub updating: usize,
     /// Offline devices (skipped).
     pub offline: usize,
+    /// Devices someone else changed during the wait (not waited for).
+    pub changed: usize,
 }
 
 pub fn counts(devices: &[DeviceState]) -> Counts {
     let mut c = Counts::default();
     for d in devices {
+        if d.changed_by_other {
+            c.changed += 1;
+            continue;
+        }
         if !d.is_online {
             c.offline += 1;
             continue;
@@ -149,29 +225,43 @@ impl WaitOutcome {
 
     /// The offline (skipped) devices.
     pub fn offline(&self) -> impl Iterator<Item = &DeviceState> {
-        self.devices.iter().filter(|d| !d.is_online)
+        self.devices
+            .iter()
+            .filter(|d| !d.is_online && !d.changed_by_other)
+    }
+
+    /// The devices someone else changed during the wait.
+    pub fn changed_by_others(&self) -> impl Iterator<Item = &DeviceState> {
+        self.devices.iter().filter(|d| d.changed_by_other)
     }
 
     /// The exit-8 error of an incomplete wait: the devices behind, as `uuid (name)`.
     pub fn timeout_error(&self) -> Error {
         Error::WaitTimeout {
-            behind: self
-                .behind()
-                .map(|d| match d.device_name.as_deref() {
-                    Some(n) if !n.is_empty() => format!("{} ({n})", d.uuid),
-                    _ => d.uuid.clone(),
-                })
-                .collect(),
+            behind: self.behind().map(named).collect(),
         }
     }
 
-    /// `Err` with [`WaitOutcome::timeout_error`] when incomplete.
+    /// `Err` with [`WaitOutcome::timeout_error`] when incomplete; else
+    /// [`Error::ChangedDuringWait`] when someone else changed some devices.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.complete {
+        if !self.complete {
+            return Err(self.timeout_error());
+        }
+        let changed: Vec<String> = self.changed_by_others().map(named).collect();
+        if changed.is_empty() {
             Ok(())
         } else {
-            Err(self.timeout_error())
+            Err(Error::ChangedDuringWait { devices: changed })
         }
+    }
+}
+
+/// `uuid (name)`, or the uuid alone.
+fn named(d: &DeviceState) -> String {
+    match d.device_name.as_deref() {
+        Some(n) if !n.is_empty() => format!("{} ({n})", d.uuid),
+        _ => d.uuid.clone(),
     }
 }
 
@@ -267,7 +357,7 @@ mod tests {
             dev(4, true, "idle", Some(1), Some(2)),
             dev(5, true, "idle", None, None),
         ];
-        let ds = states(&rows);
+        let ds = states(&rows, &Expect::Target(None));
         assert_eq!(ds.iter().map(|d| d.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
         assert_eq!(
             counts(&ds),
@@ -275,7 +365,8 @@ mod tests {
                 on_target: 2,
                 online: 4,
                 updating: 1,
-                offline: 1
+                offline: 1,
+                changed: 0,
             }
         );
         assert!(!is_complete(&ds));
@@ -300,11 +391,53 @@ mod tests {
             e => panic!("{e:?}"),
         }
         // Offline devices never hold the wait up.
-        let done = states(&[
-            dev(1, true, "idle", Some(2), Some(2)),
-            dev(2, false, "offline", Some(1), Some(2)),
-        ]);
+        let done = states(
+            &[
+                dev(1, true, "idle", Some(2), Some(2)),
+                dev(2, false, "offline", Some(1), Some(2)),
+            ],
+            &Expect::Target(Some(2)),
+        );
         assert!(is_complete(&done));
         assert!(is_complete(&[]));
+    }
+
+    #[test]
+    fn devices_changed_by_someone_else_are_not_waited_for() {
+        // The fleet was given release 2; device 4 now targets 3 (the fleet re-pinned).
+        let rows = vec![
+            dev(1, true, "idle", Some(2), Some(2)),
+            dev(4, true, "idle", Some(1), Some(3)),
+        ];
+        let ds = states(&rows, &Expect::Target(Some(2)));
+        assert!(is_complete(&ds));
+        assert_eq!(counts(&ds).changed, 1);
+        let o = WaitOutcome {
+            complete: true,
+            elapsed: ms(1),
+            polls: 1,
+            devices: ds,
+        };
+        match o.into_result() {
+            Err(Error::ChangedDuringWait { devices }) => assert_eq!(devices, ["uuid4 (dev-4)"]),
+            r => panic!("{r:?}"),
+        }
+        // Pins: 5 should stay pinned to 2, 6 should follow its fleet; 7 is not in the wait.
+        let mut pinned = dev(5, true, "idle", Some(2), Some(2));
+        pinned.pinned = Nav::Deferred(2);
+        let mut repinned = dev(6, true, "idle", Some(1), Some(9));
+        repinned.pinned = Nav::Deferred(9);
+        let other = dev(7, true, "idle", Some(1), Some(2));
+        let e = Expect::pins(vec![(6, None), (5, Some(2)), (5, Some(2))]);
+        assert_eq!(e.common_pin(), None);
+        let ds = states(&[pinned, repinned, other], &e);
+        assert_eq!(ds.iter().map(|d| d.id).collect::<Vec<_>>(), [5, 6]);
+        assert!(!ds[0].changed_by_other);
+        assert!(ds[1].changed_by_other);
+        assert!(is_complete(&ds));
+        assert_eq!(
+            Expect::pins(vec![(1, Some(3)), (2, Some(3))]).common_pin(),
+            Some(Some(3))
+        );
     }
 }

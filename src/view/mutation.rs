@@ -53,6 +53,8 @@ pub fn rollout_json(w: &WaitOutcome) -> Value {
         })).collect::<Vec<_>>(),
         "behind": w.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
         "offline": w.offline().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        // Given another release by someone else during the wait (not waited for).
+        "changed_by_others": w.changed_by_others().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
     })
 }
 

@@ -209,6 +209,7 @@ mod tests {
             online,
             updating,
             offline,
+            changed: 0,
         }
     }
 

@@ -241,3 +241,60 @@ fn a_conflict_in_human_output_names_the_device_and_what_it_holds() {
     );
     assert!(stderr.contains("1 of 2 devices failed"), "{stderr}");
 }
+
+#[test]
+fn a_wait_reports_devices_someone_else_repinned_and_leaves_them_alone() {
+    let sb = sandbox_with("e2e-seed.json", &["--simulate-updates", "4s"]);
+    let env = TestEnv::logged_in(&sb);
+    let mark = sb.mark();
+    let waiting = env
+        .command(&[
+            "device",
+            "pin",
+            "--fleet",
+            "acme/frontdoor",
+            C102,
+            "--wait",
+            "--timeout",
+            "40s",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the waiting run");
+    let started = Instant::now();
+    // The pin is made and the wait has polled once.
+    while !sb.since(mark).iter().any(|r| {
+        r.method == "GET" && r.path == "/v7/device/$count" && r.target().contains("is_online")
+    }) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no poll");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Someone else pins door-3 to another release meanwhile.
+    env.run(&["device", "pin", DOOR3, C101]).ok();
+    let (stdout, stderr, code) = finish(waiting);
+    assert_eq!(code, Some(9), "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("the result document");
+    // The pins were made: the document says so, and the wait names door-3.
+    assert_eq!(doc["counts"]["changed"], 3, "{doc}");
+    let r = &doc["rollout"];
+    assert_eq!(r["changed_by_others"], serde_json::json!([DOOR3]), "{doc}");
+    assert_eq!(r["behind"], serde_json::json!([]), "{doc}");
+    let err: Value = stderr
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON error: {stderr}"));
+    assert_eq!(err["error"]["name"], "BalenaConflict", "{stderr}");
+    // door-3 is as the other command left it.
+    let pins = |u: &str| {
+        sb.row(&format!(
+            "/v7/device?$select=is_pinned_on__release&$filter=uuid%20eq%20%27{u}%27"
+        ))["is_pinned_on__release"]["__id"]
+            .as_i64()
+    };
+    assert_eq!(pins(DOOR3), Some(101));
+    assert_eq!(pins(DOOR1), Some(102));
+    assert_eq!(pins(DOOR2), Some(102));
+}
