@@ -97,7 +97,7 @@ async fn pin_one(
     let fleet = dev.fleet.first().ok_or(Error::FleetNotAccessible)?;
     let (rel, caveats) = find::release_in_fleet(&ctx.api, sel, fleet).await?;
     view::mutation::caveats(ctx.printer, &caveats);
-    let action = DeviceAction::Pin(rel);
+    let action = DeviceAction::Pin(std::sync::Arc::new(rel));
     let plan = plan::device(&dev, Some(fleet), &action);
     apply(ctx, m, &dev, Some(fleet), &action, plan).await
 }

@@ -16,6 +16,7 @@
 //! the rest proceed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use balena_api::chunk::{id_chunks, MAX_PATH};
 use balena_api::lookup::{is_full_uuid, DEVICE_TOP};
@@ -26,7 +27,7 @@ use balena_api::Client;
 
 use super::{find, interrupt};
 use crate::error::Error;
-use crate::policy::plan::{self, BulkItem, DeviceAction};
+use crate::policy::plan::{self, BulkDevice, BulkItem, DeviceAction, SharedReleases};
 use crate::policy::release::{self as rel_rules, Caveat, SUMMARY_FIELDS};
 use crate::policy::select::{tag_filter, Selection};
 use crate::policy::ReleaseSelector;
@@ -120,22 +121,26 @@ async fn release_of(
 
 fn action_of(release: Option<Release>) -> DeviceAction {
     match release {
-        Some(r) => DeviceAction::Pin(r),
+        Some(r) => DeviceAction::Pin(Arc::new(r)),
         None => DeviceAction::TrackFleet,
     }
 }
 
+/// The item of `dev`, a device of `app` (whose slug is `slug`), planned: only what the
+/// report needs is kept, its releases shared.
 fn planned(
     input: Option<String>,
-    dev: Device,
+    dev: &Device,
     app: &Application,
+    slug: &Arc<str>,
     action: &DeviceAction,
+    releases: &mut SharedReleases,
 ) -> BulkItem {
-    let plan = plan::device(&dev, Some(app), action);
+    let plan = releases.share(plan::device(dev, Some(app), action));
     BulkItem {
         input,
-        fleet: Some(app.slug.clone()),
-        device: Some(dev),
+        fleet: Some(slug.clone()),
+        device: Some(BulkDevice::of(dev)),
         plan: Some(plan),
         error: None,
     }
@@ -152,6 +157,7 @@ pub async fn run(
     api.require_token()?;
     let mut caveats = Vec::new();
     let mut items: Vec<BulkItem> = Vec::new();
+    let mut releases = SharedReleases::default();
     let mut fleet_id = None;
     match selection {
         Selection::One(_) => {
@@ -162,8 +168,12 @@ pub async fn run(
         Selection::Fleet { fleet, tags } => {
             let app: Application = find::fleet(api, fleet, fleet_query(op)).await?;
             let action = action_of(release_of(api, op, &app, &mut caveats).await?);
-            let devs = fleet_devices(api, app.id, tags).await?;
-            if devs.is_empty() && tags.is_empty() {
+            let slug: Arc<str> = app.slug.as_str().into();
+            fleet_devices(api, app.id, tags, |d| {
+                items.push(planned(None, d, &app, &slug, &action, &mut releases));
+            })
+            .await?;
+            if items.is_empty() && tags.is_empty() {
                 return Ok(BulkOutcome {
                     items,
                     caveats,
@@ -171,13 +181,10 @@ pub async fn run(
                     fleet_id: Some(app.id),
                 });
             }
-            if devs.is_empty() {
+            if items.is_empty() {
                 return Err(Error::NoDevicesSelected {
                     what: describe_selection(&app.slug, tags),
                 });
-            }
-            for d in devs {
-                items.push(planned(None, d, &app, &action));
             }
             fleet_id = Some(app.id);
         }
@@ -189,14 +196,17 @@ pub async fn run(
                 .collect();
             fleet_ids.sort_unstable();
             fleet_ids.dedup();
-            let fleets: HashMap<i64, Application> = fetch_fleets(api, &fleet_ids, op)
+            let fleets: HashMap<i64, (Application, Arc<str>)> = fetch_fleets(api, &fleet_ids, op)
                 .await?
                 .into_iter()
-                .map(|a| (a.id, a))
+                .map(|a| {
+                    let slug: Arc<str> = a.slug.as_str().into();
+                    (a.id, (a, slug))
+                })
                 .collect();
             let mut actions: HashMap<i64, Result<DeviceAction, Error>> = HashMap::new();
             for id in &fleet_ids {
-                if let Some(app) = fleets.get(id) {
+                if let Some((app, _)) = fleets.get(id) {
                     let a = release_of(api, op, app, &mut caveats).await.map(action_of);
                     actions.insert(*id, a);
                 }
@@ -209,21 +219,23 @@ pub async fn run(
                         continue;
                     }
                 };
-                let Some(app) = dev.fleet.id().and_then(|f| fleets.get(&f)) else {
+                let Some((app, slug)) = dev.fleet.id().and_then(|f| fleets.get(&f)) else {
                     items.push(BulkItem::failed(
                         Some(arg),
-                        Some(dev),
+                        Some(BulkDevice::of(&dev)),
                         None,
                         Error::FleetNotAccessible,
                     ));
                     continue;
                 };
                 match &actions[&app.id] {
-                    Ok(action) => items.push(planned(Some(arg), dev, app, action)),
+                    Ok(action) => {
+                        items.push(planned(Some(arg), &dev, app, slug, action, &mut releases))
+                    }
                     Err(e) => items.push(BulkItem::failed(
                         Some(arg),
-                        Some(dev),
-                        Some(app.slug.clone()),
+                        Some(BulkDevice::of(&dev)),
+                        Some(slug.clone()),
                         e.clone(),
                     )),
                 }
@@ -276,7 +288,7 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
     for i in items.iter() {
         if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
             groups
-                .entry((patch, d.pinned.id()))
+                .entry((patch, d.pinned))
                 .or_default()
                 .push((d.id, d.uuid.clone()));
         }
@@ -331,31 +343,35 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
 }
 
 /// The devices of fleet `id` (with `tags`), a page of [`PAGE`] per GET, by id (keyset:
-/// `id gt <the last id>`), so no page costs more than the first.
-async fn fleet_devices(api: &Client, id: i64, tags: &[String]) -> Result<Vec<Device>, Error> {
+/// `id gt <the last id>`), so no page costs more than the first; each device is handed to
+/// `each` as its page is read, and only one page is held at a time.
+async fn fleet_devices(
+    api: &Client,
+    id: i64,
+    tags: &[String],
+    mut each: impl FnMut(&Device),
+) -> Result<(), Error> {
     let mut parts = vec![Filter::eq("belongs_to__application", id)];
     parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
-    let mut out: Vec<Device> = Vec::new();
+    let mut last: Option<i64> = None;
     loop {
         let mut page_parts = parts.clone();
-        if let Some(last) = out.last() {
-            page_parts.push(Filter::Gt("id".into(), Lit::Int(last.id)));
+        if let Some(last) = last {
+            page_parts.push(Filter::Gt("id".into(), Lit::Int(last)));
         }
         let q = device_query(false)
             .filter(Filter::And(page_parts))
             .orderby("id asc")
             .top(PAGE);
         let page: Vec<Device> = api.get(&odata::path("device", &q)).await?;
-        let n = page.len();
-        out.extend(page.into_iter().map(|mut d| {
-            d.fleet = balena_api::models::Nav::Deferred(id);
-            d
-        }));
-        if n < PAGE as usize {
-            break;
+        for d in &page {
+            each(d);
+        }
+        last = page.last().map(|d| d.id).or(last);
+        if page.len() < PAGE as usize {
+            return Ok(());
         }
     }
-    Ok(out)
 }
 
 /// The fleets `ids`, with their target and (to pin) the release the argument names.

@@ -15,6 +15,7 @@ pub mod rollout;
 pub mod select;
 
 use std::fmt;
+use std::sync::Arc;
 
 use balena_api::models::{Application, Device, Release};
 use balena_api::odata::{Filter, Lit};
@@ -101,13 +102,14 @@ impl DeviceCounts {
     }
 }
 
-/// What a device runs by policy.
+/// What a device runs by policy. The release is shared (`Arc`): a bulk run's plans of
+/// 100,000 devices refer to a handful of releases ([`plan::SharedReleases`]).
 #[derive(Debug, Clone)]
 pub enum DevicePolicy {
     /// Pinned to this release, whatever its fleet targets.
-    Pinned(Release),
+    Pinned(Arc<Release>),
     /// Follows its fleet, whose target is this release (if any).
-    TracksFleet(Option<Release>),
+    TracksFleet(Option<Arc<Release>>),
 }
 
 impl DevicePolicy {
@@ -115,12 +117,12 @@ impl DevicePolicy {
     /// fleet row does not say, the device's own target, which then is the fleet's).
     pub fn of(dev: &Device, fleet: Option<&Application>) -> DevicePolicy {
         match dev.pinned.first() {
-            Some(p) => DevicePolicy::Pinned(p.clone()),
+            Some(p) => DevicePolicy::Pinned(Arc::new(p.clone())),
             None => DevicePolicy::TracksFleet(
                 fleet
                     .and_then(Application::target)
                     .or_else(|| dev.target.first())
-                    .cloned(),
+                    .map(|r| Arc::new(r.clone())),
             ),
         }
     }
@@ -129,7 +131,7 @@ impl DevicePolicy {
     pub fn target(&self) -> Option<&Release> {
         match self {
             DevicePolicy::Pinned(r) => Some(r),
-            DevicePolicy::TracksFleet(r) => r.as_ref(),
+            DevicePolicy::TracksFleet(r) => r.as_deref(),
         }
     }
 
@@ -159,7 +161,7 @@ impl fmt::Display for DevicePolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DevicePolicy::Pinned(r) => write!(f, "pinned {}", short(r)),
-            DevicePolicy::TracksFleet(t) => write!(f, "fleet {}", short_or_none(t.as_ref())),
+            DevicePolicy::TracksFleet(t) => write!(f, "fleet {}", short_or_none(t.as_deref())),
         }
     }
 }
@@ -315,7 +317,7 @@ mod tests {
     #[test]
     fn device_policy_json_and_text() {
         let r = rel(5, "a1b2c3d4e5", Some("1.2.0"));
-        let p = DevicePolicy::Pinned(r.clone());
+        let p = DevicePolicy::Pinned(Arc::new(r.clone()));
         assert_eq!(
             serde_json::to_value(&p).unwrap(),
             json!({"tracking_fleet": false, "release": {"id": 5, "commit": "a1b2c3d4e5", "raw_version": "1.2.0"}})
@@ -355,11 +357,17 @@ mod tests {
         let a = rel(1, "a", None);
         let mut a2 = rel(1, "a", Some("x"));
         a2.status = Some("success".into());
-        assert!(!Change::new(DevicePolicy::Pinned(a.clone()), DevicePolicy::Pinned(a2)).changed);
+        assert!(
+            !Change::new(
+                DevicePolicy::Pinned(Arc::new(a.clone())),
+                DevicePolicy::Pinned(Arc::new(a2))
+            )
+            .changed
+        );
         assert!(
             Change::new(
-                DevicePolicy::TracksFleet(Some(a.clone())),
-                DevicePolicy::Pinned(a.clone())
+                DevicePolicy::TracksFleet(Some(Arc::new(a.clone()))),
+                DevicePolicy::Pinned(Arc::new(a.clone()))
             )
             .changed
         );

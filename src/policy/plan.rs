@@ -1,6 +1,9 @@
 //! The plan of every mutation: the policy before and after, whether that is a change, and
 //! the write that makes it (none when nothing changes).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use balena_api::models::{Application, Device, Release};
 use balena_api::patch::{DevicePatch, FleetPatch};
 
@@ -94,10 +97,10 @@ pub fn fleet_device_effects<'a>(devices: &'a [Device], plan: &FleetPlan) -> Vec<
         .iter()
         .map(|d| {
             let change = match d.pinned.first() {
-                Some(p) => Change::none(DevicePolicy::Pinned(p.clone())),
+                Some(p) => Change::none(DevicePolicy::Pinned(Arc::new(p.clone()))),
                 None => Change::new(
-                    DevicePolicy::TracksFleet(plan.change.before.target().cloned()),
-                    DevicePolicy::TracksFleet(plan.change.after.target().cloned()),
+                    DevicePolicy::TracksFleet(plan.change.before.target().cloned().map(Arc::new)),
+                    DevicePolicy::TracksFleet(plan.change.after.target().cloned().map(Arc::new)),
                 ),
             };
             DeviceEffect { device: d, change }
@@ -108,7 +111,7 @@ pub fn fleet_device_effects<'a>(devices: &'a [Device], plan: &FleetPlan) -> Vec<
 /// What a device mutation does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceAction {
-    Pin(Release),
+    Pin(Arc<Release>),
     TrackFleet,
 }
 
@@ -130,9 +133,11 @@ pub fn device(dev: &Device, fleet: Option<&Application>, action: &DeviceAction) 
         DeviceAction::TrackFleet => {
             let after = match &before {
                 DevicePolicy::TracksFleet(_) => before.clone(),
-                DevicePolicy::Pinned(_) => {
-                    DevicePolicy::TracksFleet(fleet.and_then(Application::target).cloned())
-                }
+                DevicePolicy::Pinned(_) => DevicePolicy::TracksFleet(
+                    fleet
+                        .and_then(Application::target)
+                        .map(|r| Arc::new(r.clone())),
+                ),
             };
             (after, DevicePatch::Unpin)
         }
@@ -208,10 +213,10 @@ mod tests {
         let p = device(&d, Some(&f), &DeviceAction::TrackFleet);
         assert!(!p.change.changed);
         assert_eq!(p.patch, None);
-        let p = device(&d, Some(&f), &DeviceAction::Pin(rel(2)));
+        let p = device(&d, Some(&f), &DeviceAction::Pin(Arc::new(rel(2))));
         assert_eq!(p.patch, Some(DevicePatch::PinTo(2)));
         d.pinned = Nav::Expanded(vec![rel(2)]);
-        let p = device(&d, Some(&f), &DeviceAction::Pin(rel(2)));
+        let p = device(&d, Some(&f), &DeviceAction::Pin(Arc::new(rel(2))));
         assert!(!p.change.changed);
         let p = device(&d, Some(&f), &DeviceAction::TrackFleet);
         assert_eq!(p.patch, Some(DevicePatch::Unpin));
@@ -230,25 +235,77 @@ mod tests {
     }
 }
 
+/// A device of a bulk mutation: what its report and its write need, and no more (a run
+/// may hold 100,000 of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkDevice {
+    pub id: i64,
+    pub uuid: String,
+    pub device_name: Option<String>,
+    /// The release it was pinned to when read (`None`: it followed its fleet).
+    pub pinned: Option<i64>,
+}
+
+impl BulkDevice {
+    pub fn of(d: &Device) -> BulkDevice {
+        BulkDevice {
+            id: d.id,
+            uuid: d.uuid.clone(),
+            device_name: d.device_name.clone(),
+            pinned: d.pinned.id(),
+        }
+    }
+}
+
+/// One copy of each release the plans of a bulk run refer to: each plan's releases are
+/// swapped for the shared copy ([`SharedReleases::share`]).
+#[derive(Debug, Default)]
+pub struct SharedReleases(HashMap<i64, Arc<Release>>);
+
+impl SharedReleases {
+    fn one(&mut self, r: Arc<Release>) -> Arc<Release> {
+        self.0.entry(r.id).or_insert(r).clone()
+    }
+
+    fn policy(&mut self, p: DevicePolicy) -> DevicePolicy {
+        match p {
+            DevicePolicy::Pinned(r) => DevicePolicy::Pinned(self.one(r)),
+            DevicePolicy::TracksFleet(r) => DevicePolicy::TracksFleet(r.map(|r| self.one(r))),
+        }
+    }
+
+    /// `plan`, its releases shared.
+    pub fn share(&mut self, plan: DevicePlan) -> DevicePlan {
+        DevicePlan {
+            change: Change {
+                before: self.policy(plan.change.before),
+                after: self.policy(plan.change.after),
+                changed: plan.change.changed,
+            },
+            patch: plan.patch,
+        }
+    }
+}
+
 /// One device of a bulk mutation: how the command line named it, what it is, and its plan
 /// or why it failed.
 #[derive(Debug, Clone)]
 pub struct BulkItem {
     /// The argument that named the device (list input only).
     pub input: Option<String>,
-    pub device: Option<Device>,
-    /// The slug of the device's fleet.
-    pub fleet: Option<String>,
+    pub device: Option<BulkDevice>,
+    /// The slug of the device's fleet (one copy per fleet).
+    pub fleet: Option<Arc<str>>,
     /// The plan (a failed write keeps the policy as it was: no change).
     pub plan: Option<DevicePlan>,
-    pub error: Option<Error>,
+    pub error: Option<Box<Error>>,
 }
 
 impl BulkItem {
     pub fn failed(
         input: Option<String>,
-        device: Option<Device>,
-        fleet: Option<String>,
+        device: Option<BulkDevice>,
+        fleet: Option<Arc<str>>,
         e: Error,
     ) -> BulkItem {
         BulkItem {
@@ -256,7 +313,7 @@ impl BulkItem {
             device,
             fleet,
             plan: None,
-            error: Some(e),
+            error: Some(Box::new(e)),
         }
     }
 
@@ -271,7 +328,7 @@ impl BulkItem {
 
     /// Left undone by an interrupt (SIGINT).
     pub fn interrupted(&self) -> bool {
-        matches!(self.error, Some(Error::Interrupted { .. }))
+        matches!(self.error.as_deref(), Some(Error::Interrupted { .. }))
     }
 
     pub fn changed(&self) -> bool {
@@ -284,7 +341,7 @@ impl BulkItem {
             p.change = Change::none(p.change.before.clone());
             p.patch = None;
         }
-        self.error = Some(e);
+        self.error = Some(Box::new(e));
     }
 }
 
@@ -351,7 +408,7 @@ pub fn bulk_error(items: &[BulkItem], dry_run: bool) -> Option<Error> {
         return None;
     }
     if c.ok() == 0 {
-        return items.iter().find_map(|i| i.error.clone());
+        return items.iter().find_map(|i| i.error.as_deref().cloned());
     }
     Some(Error::PartialFailure {
         failed: c.failed,

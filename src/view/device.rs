@@ -256,7 +256,7 @@ pub fn policy(p: &Printer, dev: &Device, fleet: Option<&Application>) {
     if let DevicePolicy::TracksFleet(t) = &policy {
         p.note(&format!(
             "This device tracks its fleet (currently {}).",
-            short_or_none(t.as_ref())
+            short_or_none(t.as_deref())
         ));
     }
 }

@@ -321,7 +321,7 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
                 }
             }
             if matches!(
-                e,
+                **e,
                 Error::ReleaseNotPinnable { .. } | Error::ForeignRelease { .. }
             ) {
                 if let Some(h) = e.hint() {
@@ -341,8 +341,8 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
             .map(|(i, d, plan)| {
                 vec![
                     d.uuid.clone(),
-                    name_or_na(d),
-                    i.fleet.clone().unwrap_or_else(|| "N/a".into()),
+                    d.device_name.clone().unwrap_or_else(|| "N/a".into()),
+                    i.fleet.as_deref().unwrap_or("N/a").to_owned(),
                     plan.change.before.to_string(),
                     plan.change.after.to_string(),
                     yes_no(plan.change.changed),
@@ -372,7 +372,7 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
     let mut per_fleet: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
     for (i, _, plan) in ok() {
         let e = per_fleet
-            .entry(i.fleet.clone().unwrap_or_default())
+            .entry(i.fleet.as_deref().unwrap_or_default().to_owned())
             .or_insert_with(|| (0, 0, short_or_none(plan.change.after.target())));
         if plan.change.changed {
             e.0 += 1;
@@ -441,13 +441,13 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
             json!({
                 "input": i.input,
                 "device": i.device.as_ref().map(|d| json!({
-                    "id": d.id, "uuid": d.uuid, "device_name": d.device_name, "fleet": i.fleet,
+                    "id": d.id, "uuid": d.uuid, "device_name": d.device_name, "fleet": i.fleet.as_deref(),
                 })),
-                "fleet": i.fleet,
+                "fleet": i.fleet.as_deref(),
                 "before": before,
                 "after": after,
                 "changed": changed,
-                "error": i.error.as_ref().map(super::error::item_json),
+                "error": i.error.as_deref().map(super::error::item_json),
             })
         })
         .collect();
@@ -570,7 +570,7 @@ mod tests {
     fn device_plan_and_confirmation() {
         let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
         let dev = device(5, "d0c0ffee000", None);
-        let action = DeviceAction::Pin(rel(2, "bbbbbbb2222", "1.1.0"));
+        let action = DeviceAction::Pin(std::sync::Arc::new(rel(2, "bbbbbbb2222", "1.1.0")));
         let plan = plan::device(&dev, Some(&app), &action);
         let (p, out, err) = Printer::buffered(false);
         device_plan(&p, &dev, Some(&app), &plan);
@@ -593,13 +593,13 @@ mod tests {
     #[test]
     fn bulk_report_and_result() {
         let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
-        let action = DeviceAction::Pin(rel(2, "bbbbbbb2222", "1.1.0"));
+        let action = DeviceAction::Pin(std::sync::Arc::new(rel(2, "bbbbbbb2222", "1.1.0")));
         let d = device(5, "d0c0", None);
         let ok = BulkItem {
             input: Some("d0c0".into()),
-            fleet: Some(app.slug.clone()),
+            fleet: Some(app.slug.as_str().into()),
             plan: Some(plan::device(&d, Some(&app), &action)),
-            device: Some(d),
+            device: Some(plan::BulkDevice::of(&d)),
             error: None,
         };
         let bad = BulkItem::failed(
