@@ -3,13 +3,13 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 
-use crate::{db, http, log, seed, simulate};
+use crate::{db, http, log, seed, simulate, store};
 
 /// A local, stateful balena API v7 (release policy) on SQLite.
 ///
@@ -58,6 +58,12 @@ pub struct Args {
     /// Append one JSON line per request to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+
+    /// Read-only database connections that serve GET and HEAD requests in parallel
+    /// [default: one per core, 2 to 4]. Writes always go through one writer connection.
+    /// 0 serves everything on the writer, one request at a time, as --memory does.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=64))]
+    pub readers: Option<u8>,
 }
 
 /// Parses a duration with the grammar the `balena` CLI uses too: the input is trimmed; all
@@ -106,8 +112,9 @@ fn default_db() -> anyhow::Result<PathBuf> {
     Ok(dir.join("balena-sandbox").join("sandbox.sqlite"))
 }
 
-/// Opens and (if empty) seeds the database; answers the connection and the API key to print.
-fn prepare(args: &Args) -> anyhow::Result<(rusqlite::Connection, String)> {
+/// Opens and (if empty) seeds the database; answers the connection, the API key to print
+/// and the database file (`None` in memory).
+fn prepare(args: &Args) -> anyhow::Result<(rusqlite::Connection, String, Option<PathBuf>)> {
     let path = if args.memory {
         None
     } else {
@@ -193,7 +200,7 @@ fn prepare(args: &Args) -> anyhow::Result<(rusqlite::Connection, String)> {
     // Table statistics let SQLite pick the selective index (e.g. the uuid index rather than
     // the fleet index when 100,000 devices share one fleet).
     conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
-    Ok((conn, key))
+    Ok((conn, key, path))
 }
 
 async fn shutdown_signal() {
@@ -229,10 +236,20 @@ pub fn main() {
 /// Opens (and seeds) the database, then serves until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (conn, key) = prepare(&args)?;
+    let (conn, key, path) = prepare(&args)?;
+    let readers = args
+        .readers
+        .map_or_else(store::default_readers, usize::from);
+    // The readers open after seeding and ANALYZE, so they start with the statistics.
+    let store = store::Store::new(conn, path.as_deref(), readers)
+        .context("opening the read-only connections")?;
     eprintln!(
-        "balena-sandbox: database ready in {} ms",
-        started.elapsed().as_millis()
+        "balena-sandbox: database ready in {} ms ({})",
+        started.elapsed().as_millis(),
+        match store.readers() {
+            0 => "one connection".to_string(),
+            n => format!("1 writer and {n} reader connections"),
+        }
     );
     let log = match &args.log {
         Some(p) => Some(
@@ -240,10 +257,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let state = Arc::new(http::AppState {
-        conn: Mutex::new(conn),
-        log,
-    });
+    let state = Arc::new(http::AppState { store, log });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -39,6 +39,26 @@ pub fn open(path: Option<&Path>) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// A read-only connection to the database file `path`, which [`open`] has created and
+/// migrated: `PRAGMA query_only`, so a write through it fails instead of happening. It is
+/// opened read-write rather than `SQLITE_OPEN_READ_ONLY`, which a WAL database only
+/// supports with restrictions on its `-shm` file.
+pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "query_only", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    anyhow::ensure!(
+        mode.eq_ignore_ascii_case("wal"),
+        "the database is not in WAL mode (journal_mode {mode})"
+    );
+    Ok(conn)
+}
+
 /// Creates the database file readable and writable by its owner only (it holds API keys),
 /// unless it exists; SQLite gives its `-wal` and `-shm` files the same mode. The folder
 /// must exist.

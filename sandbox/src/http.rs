@@ -1,10 +1,11 @@
 //! The HTTP surface: routing, authentication, tenancy, and the JSON answers.
 //!
-//! Every request goes through one handler that runs the (synchronous) database work on the
-//! blocking pool while holding the connection lock, so requests are serialised, and every
-//! write is committed before its answer is sent.
+//! Every request goes through one handler that runs the (synchronous) database work on
+//! tokio's blocking pool: a GET or HEAD on one of the read-only connections of the
+//! [`Store`], so reads run in parallel; anything else on its one writer connection, so
+//! writes are serialised, and every write is committed before its answer is sent.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -20,9 +21,10 @@ use crate::odata::{self, ParseError};
 use crate::query::{self, Access};
 use crate::rules::{self, ApiError, WriteMode};
 use crate::schema::{self, Guest};
+use crate::store::Store;
 
 pub struct AppState {
-    pub conn: Mutex<Connection>,
+    pub store: Store,
     pub log: Option<RequestLog>,
 }
 
@@ -132,8 +134,15 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
         let m2 = method.clone();
         let u2 = uri.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = st.conn.lock().unwrap_or_else(|e| e.into_inner());
-            dispatch(&mut conn, &m2, &u2, &headers, &body)
+            // Only GET and HEAD are pure reads (a login creates a session, a key request
+            // creates a key): everything else takes the writer.
+            if m2 == Method::GET || m2 == Method::HEAD {
+                st.store
+                    .read(|conn| dispatch(conn, &m2, &u2, &headers, &body))
+            } else {
+                st.store
+                    .write(|conn| dispatch(conn, &m2, &u2, &headers, &body))
+            }
         })
         .await
         .unwrap_or_else(|_| Answer::empty(500))

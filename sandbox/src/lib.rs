@@ -14,5 +14,6 @@ mod rules;
 mod schema;
 mod seed;
 mod simulate;
+mod store;
 
 pub use cli::{main, parse_duration, run, Args};

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value as Json};
 
 use crate::odata::{CmpOp, Expr, Func, Key, LambdaKind, Literal, OrderBy, QueryOptions};
-use crate::schema::{Resource, Ty};
+use crate::schema::{Guest, Resource, Ty};
 
 /// Who is asking. Tenancy filters depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,13 @@ pub enum QueryError {
     /// The query names something the schema does not know, or misuses it: 400 with this text.
     #[error("{0}")]
     Bad(String),
+    /// A guest's query reaches a resource guests may not read at all, even only through a
+    /// navigation in `$filter`, `$orderby` or `$expand`: 401 with an empty body. The real
+    /// server (pinejs) compiles the permissions of every resource a query touches, and
+    /// refuses the whole query when one of them grants a guest nothing; e.g. `fleet list`'s
+    /// `is_directly_accessible_by__user/any(…)` reaches `user`.
+    #[error("unauthorized")]
+    Unauthorized,
     #[error(transparent)]
     Db(#[from] rusqlite::Error),
 }
@@ -92,23 +99,29 @@ impl Builder {
         format!("t{}", self.aliases)
     }
 
-    /// The tenancy condition for `res` aliased `alias`, if any.
-    fn visibility(&mut self, res: &Resource, alias: &str) -> Option<String> {
-        match self.access {
+    /// The tenancy condition for `res` aliased `alias`, if any; for a guest, an error when
+    /// guests may not read `res` at all.
+    fn visibility(&mut self, res: &Resource, alias: &str) -> Result<Option<String>, QueryError> {
+        Ok(match self.access {
             Access::Root => None,
             Access::Guest => {
+                if res.guest == Guest::Unauthorized {
+                    return Err(QueryError::Unauthorized);
+                }
                 if res.visibility.is_empty() {
                     None
                 } else {
                     Some("0".to_string())
                 }
             }
-            Access::User(u) => {
-                let sql = res.visibility_sql(alias)?;
-                let p = self.param(Value::Integer(u));
-                Some(sql.replace('?', &p))
-            }
-        }
+            Access::User(u) => match res.visibility_sql(alias) {
+                Some(sql) => {
+                    let p = self.param(Value::Integer(u));
+                    Some(sql.replace('?', &p))
+                }
+                None => None,
+            },
+        })
     }
 
     fn literal(&mut self, l: &Literal) -> String {
@@ -177,7 +190,7 @@ impl Builder {
         let (inner, ty) = self.walk(nav.target, &a, &segs[1..])?;
         let mut link = nav.link.replace("{p}", alias).replace("{c}", &a);
         // A row the caller cannot see reads as null, even through a navigation.
-        if let Some(v) = self.visibility(nav.target, &a) {
+        if let Some(v) = self.visibility(nav.target, &a)? {
             link = format!("{link} AND {v}");
         }
         Ok((
@@ -381,7 +394,7 @@ impl Builder {
         let a = self.alias();
         let link = nav.link.replace("{p}", alias).replace("{c}", &a);
         let mut cond = vec![link];
-        if let Some(v) = self.visibility(nav.target, &a) {
+        if let Some(v) = self.visibility(nav.target, &a)? {
             cond.push(v);
         }
         let table = nav.target.table;
@@ -562,7 +575,7 @@ fn read_level(
         cols.push(f.expr(&alias));
     }
     let mut conds = Vec::new();
-    if let Some(v) = b.visibility(res, &alias) {
+    if let Some(v) = b.visibility(res, &alias)? {
         conds.push(v);
     }
     if let Some(filter) = &opts.filter {
@@ -749,7 +762,7 @@ fn count_children(
     let mut conds = vec![format!(
         "{p}.\"id\" IN (SELECT value FROM json_each({idp}))"
     )];
-    if let Some(v) = b.visibility(nav.target, &alias) {
+    if let Some(v) = b.visibility(nav.target, &alias)? {
         conds.push(v);
     }
     if let Some(f) = &opts.filter {
@@ -808,6 +821,38 @@ pub fn literal_value(l: &Literal) -> Value {
     }
 }
 
+/// Whether a guest may run `opts` on `res`: [`QueryError::Unauthorized`] when the query
+/// reaches, at any depth, a resource guests may not read. The real server decides this
+/// from the query alone, before any row is read; the expansions here run only for the rows
+/// found, so their options are checked up front. Any other problem of the query is left to
+/// the read itself.
+fn guest_may_read(res: &'static Resource, opts: &QueryOptions) -> Result<(), QueryError> {
+    if res.guest == Guest::Unauthorized {
+        return Err(QueryError::Unauthorized);
+    }
+    let mut b = Builder::new(Access::Guest);
+    let alias = b.alias();
+    let mut scopes = vec![Scope {
+        var: "$it".into(),
+        res,
+        alias,
+    }];
+    let unauthorized = |r: Result<_, QueryError>| match r {
+        Err(QueryError::Unauthorized) => Err(QueryError::Unauthorized),
+        _ => Ok(()),
+    };
+    if let Some(filter) = &opts.filter {
+        unauthorized(b.filter(&mut scopes, filter).map(drop))?;
+    }
+    unauthorized(b.orderby(&scopes, &opts.orderby).map(drop))?;
+    for e in &opts.expand {
+        if let Some(nav) = res.nav(&e.property) {
+            guest_may_read(nav.target, &e.options)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs a GET: the `d` array of the answer.
 pub fn read(
     conn: &Connection,
@@ -816,6 +861,9 @@ pub fn read(
     key: Option<&Key>,
     opts: &QueryOptions,
 ) -> Result<Vec<Json>, QueryError> {
+    if access == Access::Guest {
+        guest_may_read(res, opts)?;
+    }
     let extra = key_condition(res, key)?;
     let rows = read_level(conn, access, res, opts, Source::Root(extra))?;
     Ok(rows.into_iter().map(|r| Json::Object(r.fields)).collect())
@@ -848,7 +896,7 @@ pub fn matching_ids(
         alias: alias.clone(),
     }];
     let mut conds = Vec::new();
-    if let Some(v) = b.visibility(res, &alias) {
+    if let Some(v) = b.visibility(res, &alias)? {
         conds.push(v);
     }
     if let Some((cond, params)) = key_condition(res, key)? {

@@ -59,6 +59,7 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::Bad(m) => ApiError::bad(m),
+            QueryError::Unauthorized => ApiError::empty(401),
             // A statement SQLite refuses to run (too many terms or variables, too deep) comes
             // from an oversized query, not from a fault of the server.
             QueryError::Db(rusqlite::Error::SqliteFailure(f, msg))

@@ -29,8 +29,8 @@ pub fn spawn(state: Arc<AppState>, delay: Duration) {
             let st = state.clone();
             let mut p = std::mem::take(&mut pending);
             let result = tokio::task::spawn_blocking(move || {
-                let mut conn = st.conn.lock().unwrap_or_else(|e| e.into_inner());
-                let r = step(&mut conn, &mut p, delay);
+                // It writes: on the writer, serialised with the requests that write.
+                let r = st.store.write(|conn| step(conn, &mut p, delay));
                 (p, r)
             })
             .await;

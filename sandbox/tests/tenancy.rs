@@ -596,3 +596,97 @@ fn anonymous_and_unknown_tokens_are_guests() {
     }
     assert_eq!(counts_before, table_counts(&sb.db));
 }
+
+/// The official CLI's `fleet list` query (official-cli-real-server-transcript.md, S-fl).
+const FLEET_LIST: &str = "/v7/application?$filter=is_directly_accessible_by__user/any(dau:1 eq 1)&$orderby=app_name asc&$select=id,app_name,slug&$expand=is_for__device_type($select=slug),owns__device($select=is_online)";
+
+/// A guest query that reaches a resource guests may not read at all (`user`, `device`,
+/// `device_tag`), even only through a navigation in `$filter`, `$orderby` or `$expand`,
+/// gets the real server's bare 401 (pinejs compiles the permissions of every resource the
+/// query touches and refuses it when one grants a guest nothing), whether or not a row
+/// would match. A guest query that stays within what guests may read (an application by id
+/// or slug, its releases) still gets `200 {"d":[]}` as in part 2 §23 of the server
+/// transcript.
+#[test]
+fn guest_queries_through_unreadable_resources_get_401() {
+    let (sb, mut t) = start();
+    // A session token that has expired is a rejected token like any other.
+    let expired = "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6MX0.expired-session-token";
+    {
+        let conn = rusqlite::Connection::open(&sb.db).expect("open the sandbox database");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        let user: i64 = conn
+            .query_row(
+                "SELECT \"user_id\" FROM api_key WHERE \"key\" = ?1",
+                [ALICE],
+                |r| r.get(0),
+            )
+            .expect("Alice's user");
+        conn.execute(
+            "INSERT INTO session (\"token\", \"user_id\", \"expires_at\") VALUES (?1, ?2, 1000)",
+            rusqlite::params![expired, user],
+        )
+        .expect("an expired session");
+    }
+    // Alice's own fleet list works, so the 401s below are about the caller.
+    let mine = t.ids(Some(ALICE), FLEET_LIST);
+    assert_eq!(mine, A_APPS.to_vec());
+
+    let garbage = "garbage0123456789abcdefGARBAGE";
+    let unauthorized = [
+        FLEET_LIST,
+        "/v7/application?$filter=is_directly_accessible_by__user/any(dau:1 eq 1)&$select=id",
+        // `fleet <slug>` and the fleet lookups of the official CLI and of balena-rs.
+        "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1 eq 1)) and ((slug eq 'orga/fleeta') or (uuid eq 'orga/fleeta'))&$expand=is_for__device_type($select=slug),should_be_running__release($select=commit)",
+        "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1 eq 1)) and (slug eq 'nope/nope')&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count",
+        "/v7/application/$count?$filter=is_directly_accessible_by__user/any(dau:1 eq 1)",
+        // Through an expansion, with no row to expand: decided from the query alone.
+        "/v7/application?$select=id&$expand=owns__device($select=id)",
+        "/v7/application(10)?$select=id&$expand=owns__device/$count",
+        "/v7/application?$filter=slug eq 'nope/nope'&$expand=owns__release($select=id;$expand=release_tag($select=id),is_running_on__device($select=id))",
+        // Deeper in a lambda, in a nested `$filter`, in `$orderby`.
+        "/v7/release?$filter=belongs_to__application/any(a:a/is_directly_accessible_by__user/any(u:1 eq 1))&$select=id",
+        "/v7/application?$select=id&$expand=owns__release($select=id;$filter=belongs_to__application/is_directly_accessible_by__user/any(u:1 eq 1))",
+        "/v7/application?$filter=owns__device/any(d:d/is_online eq true)&$select=id",
+    ];
+    let readable = [
+        "/v7/application(10)?$select=id",
+        "/v7/application?$select=id",
+        "/v7/application?$filter=slug eq 'orga/fleeta'",
+        "/v7/application?$filter=(slug eq 'orga/fleeta') or (uuid eq 'orga/fleeta')&$select=id&$expand=owns__release($select=id),is_for__device_type($select=slug)",
+        "/v7/application?$filter=owns__release/any(r:r/commit eq 'a1000000000000000000000000000100')&$orderby=organization/name asc",
+        "/v7/release?$filter=belongs_to__application/any(a:a/slug eq 'orga/fleeta')&$select=id",
+    ];
+    for token in [None, Some(garbage), Some(""), Some(expired)] {
+        let who = format!("token {token:?}");
+        for pq in unauthorized {
+            let r = t.get(token, pq);
+            assert_eq!((r.status, r.text().as_str()), (401, ""), "{who} GET {pq}");
+            assert_eq!(r.header("content-type"), None, "{who} GET {pq}");
+        }
+        for pq in readable {
+            let r = t.get(token, pq);
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, r#"{"d":[]}"#),
+                "{who} GET {pq}"
+            );
+        }
+        // Public data stays public.
+        let r = t.get(
+            token,
+            "/v7/device_type?$select=slug&$filter=slug eq 'raspberrypi4-64'",
+        );
+        assert_eq!(r.status, 200, "{who}");
+        assert_eq!(
+            r.json(),
+            json!({"d": [{"slug": "raspberrypi4-64"}]}),
+            "{who}"
+        );
+    }
+    // The same queries still answer a user as before.
+    for pq in unauthorized.iter().chain(readable.iter()) {
+        assert_eq!(t.get(Some(ALICE), pq).status, 200, "Alice GET {pq}");
+    }
+}
