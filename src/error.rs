@@ -273,7 +273,7 @@ impl Error {
             Error::Api(e) => match e {
                 ApiError::NotLoggedIn => "NotLoggedInError",
                 ApiError::Http { .. } => "BalenaRequestError",
-                ApiError::Network { .. } => "BalenaNetworkError",
+                ApiError::Network { .. } | ApiError::Proxy { .. } => "BalenaNetworkError",
                 ApiError::Timeout { .. } => "BalenaTimeoutError",
                 ApiError::Decode { .. } => "BalenaInvalidResponse",
                 ApiError::InsecureUrl { .. } => "BalenaInsecureUrl",
@@ -324,7 +324,9 @@ impl Error {
                     429 | 500..=599 => ExitCode::Network,
                     _ => ExitCode::Other,
                 },
-                ApiError::Network { .. } | ApiError::Timeout { .. } => ExitCode::Network,
+                ApiError::Network { .. } | ApiError::Timeout { .. } | ApiError::Proxy { .. } => {
+                    ExitCode::Network
+                }
                 ApiError::MalformedToken { .. } => ExitCode::Auth,
                 ApiError::UrlTooLong { .. } => ExitCode::Usage,
                 ApiError::Decode { .. }
@@ -521,8 +523,22 @@ fn api_hint(e: &ApiError) -> Option<String> {
                                          that serves https. Not retried."
             .into(),
         ApiError::Network { .. } => "Check the network and the balenaUrl/apiUrl setting \
-                                     (HTTPS_PROXY and NO_PROXY are honoured)."
+                                     (the proxy settings, HTTPS_PROXY and NO_PROXY are \
+                                     honoured)."
             .into(),
+        ApiError::Proxy {
+            setting,
+            auth_required: true,
+            ..
+        } => format!(
+            "Give the proxy's credentials in its URL (http://user:password@host:port) or as \
+             proxyAuth in balenarc; the proxy came from {setting}. Nothing reached the API."
+        ),
+        ApiError::Proxy { proxy, setting, .. } => format!(
+            "Check that the proxy {proxy} (from {setting}) is running and lets you through, \
+             or fix that setting; NO_PROXY=<host> reaches a host directly. Nothing reached the \
+             API."
+        ),
         ApiError::Timeout { .. } => "Retry later, or raise connectTimeout/requestTimeout \
                                      (seconds) in balenarc or \
                                      BALENARC_CONNECT_TIMEOUT/BALENARC_REQUEST_TIMEOUT."
@@ -690,6 +706,33 @@ mod tests {
             .starts_with("outcome unknown: the change to fleet o/f was sent"));
         assert!(!e.hint().unwrap().contains("later"));
         assert!(EXIT_CODES_HELP.contains(" 10  outcome unknown"));
+    }
+
+    #[test]
+    fn proxy_errors() {
+        let dead = Error::from(ApiError::Proxy {
+            detail: "cannot connect to the proxy http://127.0.0.1:9: refused".into(),
+            proxy: "http://127.0.0.1:9".into(),
+            setting: "HTTPS_PROXY".into(),
+            auth_required: false,
+        });
+        assert_eq!(dead.name(), "BalenaNetworkError");
+        assert_eq!(dead.exit_code(), ExitCode::Network);
+        assert_eq!(
+            dead.to_string(),
+            "network error: cannot connect to the proxy http://127.0.0.1:9: refused"
+        );
+        assert!(dead
+            .hint()
+            .unwrap()
+            .starts_with("Check that the proxy http://127.0.0.1:9 (from HTTPS_PROXY) is running"));
+        let auth = Error::from(ApiError::Proxy {
+            detail: "the proxy asks for credentials".into(),
+            proxy: "http://p:1".into(),
+            setting: "/home/u/.balenarc.yml".into(),
+            auth_required: true,
+        });
+        assert!(auth.hint().unwrap().contains("proxyAuth"));
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub fn build_client(settings: &Settings, token: Option<String>) -> Result<Client
         connect_timeout: settings.connect_timeout,
         request_timeout: settings.request_timeout,
         retry: RetryPolicy::default(),
+        proxy: None,
+        no_proxy: Default::default(),
     }))
 }
 

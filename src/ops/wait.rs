@@ -77,7 +77,9 @@ pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
 /// gateway failure, a rate limit. A refusal (401, 403, 4xx) is final.
 pub fn is_transient(e: &Error) -> bool {
     match e {
-        Error::Api(ApiError::Network { .. } | ApiError::Timeout { .. }) => true,
+        Error::Api(
+            ApiError::Network { .. } | ApiError::Timeout { .. } | ApiError::Proxy { .. },
+        ) => true,
         Error::Api(ApiError::Http { status, .. }) => *status == 429 || (500..=599).contains(status),
         _ => false,
     }
