@@ -383,6 +383,18 @@ impl Error {
                 ConfigError::Parse { path, .. } | ConfigError::Unreadable { path, .. } => {
                     format!("Fix or remove {path}.")
                 }
+                ConfigError::Proxy { setting, file, .. } => {
+                    let fix = if *file {
+                        format!("Fix or remove the proxy setting in {setting}")
+                    } else {
+                        format!("Fix or unset {setting}")
+                    };
+                    format!(
+                        "{fix}: a proxy is an http or https URL such as \
+                         http://user:password@proxy.example.com:3128 (in balenarc also an \
+                         object of protocol, host, port and proxyAuth). Nothing was sent."
+                    )
+                }
                 ConfigError::Invalid { key, .. } => format!(
                     "Fix the {key} setting in ~/.balenarc.yml, ./balenarc.yml or the BALENARC_* \
                      environment variables."
@@ -733,6 +745,26 @@ mod tests {
             auth_required: true,
         });
         assert!(auth.hint().unwrap().contains("proxyAuth"));
+        let bad = |file: bool, setting: &str| {
+            Error::from(ConfigError::Proxy {
+                setting: setting.into(),
+                file,
+                detail: "x".into(),
+            })
+        };
+        let e = bad(false, "BALENARC_PROXY");
+        assert_eq!(e.name(), "BalenaSettingsError");
+        assert_eq!(e.exit_code(), ExitCode::Other);
+        assert_eq!(e.to_string(), "invalid proxy setting in BALENARC_PROXY: x");
+        assert!(e
+            .hint()
+            .unwrap()
+            .starts_with("Fix or unset BALENARC_PROXY: "));
+        let e = bad(true, "/h/.balenarc.yml");
+        assert!(e
+            .hint()
+            .unwrap()
+            .starts_with("Fix or remove the proxy setting in /h/.balenarc.yml: "));
     }
 
     #[test]
