@@ -288,7 +288,7 @@ impl Error {
             Error::Api(e) => match e {
                 ApiError::NotLoggedIn => "NotLoggedInError",
                 ApiError::Http { .. } => "BalenaRequestError",
-                ApiError::Network { .. } => "BalenaNetworkError",
+                ApiError::Network { .. } | ApiError::Proxy { .. } => "BalenaNetworkError",
                 ApiError::Timeout { .. } => "BalenaTimeoutError",
                 ApiError::Decode { .. } => "BalenaInvalidResponse",
                 ApiError::InsecureUrl { .. } => "BalenaInsecureUrl",
@@ -340,7 +340,9 @@ impl Error {
                     429 | 500..=599 => ExitCode::Network,
                     _ => ExitCode::Other,
                 },
-                ApiError::Network { .. } | ApiError::Timeout { .. } => ExitCode::Network,
+                ApiError::Network { .. } | ApiError::Timeout { .. } | ApiError::Proxy { .. } => {
+                    ExitCode::Network
+                }
                 ApiError::MalformedToken { .. } => ExitCode::Auth,
                 ApiError::UrlTooLong { .. } => ExitCode::Usage,
                 ApiError::Decode { .. }
@@ -398,6 +400,18 @@ impl Error {
                 ),
                 ConfigError::Parse { path, .. } | ConfigError::Unreadable { path, .. } => {
                     format!("Fix or remove {path}.")
+                }
+                ConfigError::Proxy { setting, file, .. } => {
+                    let fix = if *file {
+                        format!("Fix or remove the proxy setting in {setting}")
+                    } else {
+                        format!("Fix or unset {setting}")
+                    };
+                    format!(
+                        "{fix}: a proxy is an http or https URL such as \
+                         http://user:password@proxy.example.com:3128 (in balenarc also an \
+                         object of protocol, host, port and proxyAuth). Nothing was sent."
+                    )
                 }
                 ConfigError::Invalid { key, .. } => format!(
                     "Fix the {key} setting in ~/.balenarc.yml, ./balenarc.yml or the BALENARC_* \
@@ -549,8 +563,22 @@ fn api_hint(e: &ApiError) -> Option<String> {
                                          that serves https. Not retried."
             .into(),
         ApiError::Network { .. } => "Check the network and the balenaUrl/apiUrl setting \
-                                     (HTTPS_PROXY and NO_PROXY are honoured)."
+                                     (the proxy settings, HTTPS_PROXY and NO_PROXY are \
+                                     honoured)."
             .into(),
+        ApiError::Proxy {
+            setting,
+            auth_required: true,
+            ..
+        } => format!(
+            "Give the proxy's credentials in its URL (http://user:password@host:port) or as \
+             proxyAuth in balenarc; the proxy came from {setting}. Nothing reached the API."
+        ),
+        ApiError::Proxy { proxy, setting, .. } => format!(
+            "Check that the proxy {proxy} (from {setting}) is running and lets you through, \
+             or fix that setting; NO_PROXY=<host> reaches a host directly. Nothing reached the \
+             API."
+        ),
         ApiError::Timeout { .. } => "Retry later, or raise connectTimeout/requestTimeout \
                                      (seconds) in balenarc or \
                                      BALENARC_CONNECT_TIMEOUT/BALENARC_REQUEST_TIMEOUT."
@@ -718,6 +746,53 @@ mod tests {
             .starts_with("outcome unknown: the change to fleet o/f was sent"));
         assert!(!e.hint().unwrap().contains("later"));
         assert!(EXIT_CODES_HELP.contains(" 10  outcome unknown"));
+    }
+
+    #[test]
+    fn proxy_errors() {
+        let dead = Error::from(ApiError::Proxy {
+            detail: "cannot connect to the proxy http://127.0.0.1:9: refused".into(),
+            proxy: "http://127.0.0.1:9".into(),
+            setting: "HTTPS_PROXY".into(),
+            auth_required: false,
+        });
+        assert_eq!(dead.name(), "BalenaNetworkError");
+        assert_eq!(dead.exit_code(), ExitCode::Network);
+        assert_eq!(
+            dead.to_string(),
+            "network error: cannot connect to the proxy http://127.0.0.1:9: refused"
+        );
+        assert!(dead
+            .hint()
+            .unwrap()
+            .starts_with("Check that the proxy http://127.0.0.1:9 (from HTTPS_PROXY) is running"));
+        let auth = Error::from(ApiError::Proxy {
+            detail: "the proxy asks for credentials".into(),
+            proxy: "http://p:1".into(),
+            setting: "/home/u/.balenarc.yml".into(),
+            auth_required: true,
+        });
+        assert!(auth.hint().unwrap().contains("proxyAuth"));
+        let bad = |file: bool, setting: &str| {
+            Error::from(ConfigError::Proxy {
+                setting: setting.into(),
+                file,
+                detail: "x".into(),
+            })
+        };
+        let e = bad(false, "BALENARC_PROXY");
+        assert_eq!(e.name(), "BalenaSettingsError");
+        assert_eq!(e.exit_code(), ExitCode::Other);
+        assert_eq!(e.to_string(), "invalid proxy setting in BALENARC_PROXY: x");
+        assert!(e
+            .hint()
+            .unwrap()
+            .starts_with("Fix or unset BALENARC_PROXY: "));
+        let e = bad(true, "/h/.balenarc.yml");
+        assert!(e
+            .hint()
+            .unwrap()
+            .starts_with("Fix or remove the proxy setting in /h/.balenarc.yml: "));
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn client(api: &Api, home: &tempfile::TempDir) -> balena_api::Client {
         data_directory: home.path().to_path_buf(),
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
+        proxy: Default::default(),
     };
     build_client(&settings, Some(TOKEN.into())).unwrap()
 }

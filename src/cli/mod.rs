@@ -70,8 +70,10 @@ Examples:
   balena fleet rollback myorg/myfleet --dry-run
 
 Settings: ~/.balenarc.yml, ./balenarc.yml, BALENARC_* variables (balenaUrl, apiUrl,
-dataDirectory, connectTimeout, requestTimeout). Credentials: BALENA_API_KEY or
-BALENA_TOKEN, else <dataDirectory>/token (default ~/.balena/token).
+dataDirectory, connectTimeout, requestTimeout, proxy, noProxy). Credentials:
+BALENA_API_KEY or BALENA_TOKEN, else <dataDirectory>/token (default ~/.balena/token).
+Proxy: the proxy setting, else HTTPS_PROXY (HTTP_PROXY for an http API), except for
+NO_PROXY hosts; a loopback API is never proxied.
 
 ",
     crate::exit_codes_help!()

@@ -28,14 +28,19 @@ pub struct Context<'a> {
     pub printer: &'a Printer,
 }
 
-/// The (lazy) API client for `settings`. Nothing is sent or set up here.
+/// The (lazy) API client for `settings`. Nothing is sent or set up here; the API URL and
+/// the proxy settings are checked.
 pub fn build_client(settings: &Settings, token: Option<String>) -> Result<Client, Error> {
+    let api_origin = settings.api_origin()?;
+    let (proxy, no_proxy) = settings.proxy.resolve(&api_origin)?;
     Ok(Client::new(ClientConfig {
-        api_origin: settings.api_origin()?,
+        api_origin,
         token,
         connect_timeout: settings.connect_timeout,
         request_timeout: settings.request_timeout,
         retry: RetryPolicy::default(),
+        proxy,
+        no_proxy,
     }))
 }
 

@@ -209,7 +209,9 @@ pub fn page_path(scope: &WaitScope, after: Option<i64>) -> Option<String> {
 /// gateway failure, a rate limit. A refusal (401, 403, 4xx) is final.
 pub fn is_transient(e: &Error) -> bool {
     match e {
-        Error::Api(ApiError::Network { .. } | ApiError::Timeout { .. }) => true,
+        Error::Api(
+            ApiError::Network { .. } | ApiError::Timeout { .. } | ApiError::Proxy { .. },
+        ) => true,
         Error::Api(ApiError::Http { status, .. }) => *status == 429 || (500..=599).contains(status),
         _ => false,
     }

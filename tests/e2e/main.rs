@@ -16,6 +16,7 @@ mod fleet;
 mod harness;
 mod hostile;
 mod interrupt;
+mod proxy;
 mod release;
 mod security;
 mod views;

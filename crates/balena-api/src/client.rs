@@ -9,6 +9,11 @@
 //!   failures, for GET and PATCH (both idempotent here: PATCH is always by id). The one
 //!   POST, `login`, is sent once. Exponential backoff with a total sleep budget.
 //! - The token is never sent over plain http to a host that is not loopback.
+//! - Proxies: only the one given in [`ClientConfig::proxy`] (the environment's proxy
+//!   variables are not read here), never for a loopback API, nor for a host on
+//!   [`ClientConfig::no_proxy`]. An https API is reached through a `CONNECT` tunnel, so
+//!   the proxy never sees the `Authorization` header; a plain-http API off loopback is
+//!   refused before anything is sent, proxy or not.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -19,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self, ApiError};
+use crate::proxy::{NoProxy, Proxy};
 
 /// The longest request URL sent. Real servers refuse longer ones (431 or 414) and the
 /// HTTP stack cannot even represent some: an argument that long is a usage error.
@@ -62,6 +68,11 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The proxy for the API's requests, if any; not used for a loopback API or a host
+    /// on [`ClientConfig::no_proxy`].
+    pub proxy: Option<Proxy>,
+    /// The hosts reached directly even when a proxy is set.
+    pub no_proxy: NoProxy,
 }
 
 impl ClientConfig {
@@ -73,6 +84,48 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            proxy: None,
+            no_proxy: NoProxy::default(),
+        }
+    }
+}
+
+/// How the client reaches its API.
+#[derive(Debug, Clone)]
+enum Route {
+    Direct,
+    Proxy(Proxy),
+    /// A proxy is set, and not used: `why`.
+    Bypass {
+        proxy: Proxy,
+        why: &'static str,
+    },
+}
+
+impl Route {
+    fn of(cfg: &ClientConfig) -> Route {
+        let Some(proxy) = cfg.proxy.clone() else {
+            return Route::Direct;
+        };
+        match reqwest::Url::parse(&cfg.api_origin) {
+            // The request fails on its URL before anything is sent.
+            Err(_) => Route::Direct,
+            Ok(u) if is_loopback(&u) => Route::Bypass {
+                proxy,
+                why: "the API is on loopback",
+            },
+            Ok(u) if cfg.no_proxy.matches(&u) => Route::Bypass {
+                proxy,
+                why: "the API's host is on the no-proxy list",
+            },
+            Ok(_) => Route::Proxy(proxy),
+        }
+    }
+
+    fn proxy(&self) -> Option<&Proxy> {
+        match self {
+            Route::Proxy(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -81,6 +134,7 @@ impl ClientConfig {
 /// reference between tasks.
 pub struct Client {
     cfg: ClientConfig,
+    route: Route,
     http: OnceLock<reqwest::Client>,
     sent: AtomicU32,
 }
@@ -112,6 +166,7 @@ impl Client {
     /// A lazy client: nothing is set up or sent until the first request.
     pub fn new(cfg: ClientConfig) -> Client {
         Client {
+            route: Route::of(&cfg),
             cfg,
             http: OnceLock::new(),
             sent: AtomicU32::new(0),
@@ -120,6 +175,12 @@ impl Client {
 
     pub fn api_origin(&self) -> &str {
         &self.cfg.api_origin
+    }
+
+    /// The proxy the requests go through: `None` when there is none, or when it is not
+    /// used (a loopback API, a host on the no-proxy list).
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.route.proxy()
     }
 
     pub fn has_token(&self) -> bool {
@@ -150,20 +211,34 @@ impl Client {
             "X-Balena-Client",
             reqwest::header::HeaderValue::from_str(&ua).expect("ascii header"),
         );
-        // reqwest reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment by default.
         // The TLS roots only for an https API: loading the system's store costs milliseconds
         // that a plain-http (loopback) API never needs.
         let tls = self.cfg.api_origin.starts_with("https:");
-        let c = reqwest::Client::builder()
+        let setup_failed = |e: reqwest::Error| ApiError::Network {
+            detail: format!("cannot set up the HTTP client: {e}"),
+        };
+        // `no_proxy()`: reqwest would read HTTP_PROXY, ALL_PROXY, NO_PROXY… by itself (and
+        // use them for loopback too); the one proxy used is the route's.
+        let mut b = reqwest::Client::builder()
+            .no_proxy()
             .tls_built_in_root_certs(tls)
             .user_agent(ua)
             .default_headers(headers)
             .connect_timeout(self.cfg.connect_timeout)
-            .timeout(self.cfg.request_timeout)
-            .build()
-            .map_err(|e| ApiError::Network {
-                detail: format!("cannot set up the HTTP client: {e}"),
-            })?;
+            .timeout(self.cfg.request_timeout);
+        match &self.route {
+            Route::Direct => {}
+            Route::Proxy(p) => {
+                tracing::debug!("proxy: {} (from {})", p.redacted(), p.source());
+                b = b.proxy(p.to_reqwest().map_err(setup_failed)?);
+            }
+            Route::Bypass { proxy, why } => tracing::debug!(
+                "proxy {} (from {}) not used: {why}",
+                proxy.redacted(),
+                proxy.source()
+            ),
+        }
+        let c = b.build().map_err(setup_failed)?;
         Ok(self.http.get_or_init(|| c))
     }
 
@@ -171,7 +246,9 @@ impl Client {
         if self.cfg.token.is_none() || url.scheme() != "http" {
             return Ok(());
         }
-        if is_loopback(url) {
+        // Through a proxy the token would reach the proxy in clear text. (A loopback API is
+        // never proxied, see `Route::of`: this is the belt to those braces.)
+        if is_loopback(url) && self.route.proxy().is_none() {
             return Ok(());
         }
         Err(ApiError::InsecureUrl {
@@ -385,23 +462,18 @@ impl Client {
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
-                let timeout = e.is_timeout();
+                let failure = self.send_failure(&e, url);
                 tracing::debug!(
                     "  failed after {} ms: {}",
                     started.elapsed().as_millis(),
-                    describe_reqwest_error(&e)
+                    match &failure.error {
+                        ApiError::Network { detail }
+                        | ApiError::Timeout { detail }
+                        | ApiError::Proxy { detail, .. } => detail.clone(),
+                        other => format!("{other} ({})", describe_reqwest_error(&e)),
+                    }
                 );
-                if let Some(host) = tls_mismatch(&e, url) {
-                    // Configuration, not the network: another try answers the same.
-                    return Err(Failure::final_(ApiError::TlsMismatch { host }));
-                }
-                // A refused or reset connection may be retried; a timeout is not.
-                let retriable = e.is_connect() || (e.is_request() && !timeout);
-                return Err(Failure {
-                    error: transport_error(&e),
-                    retry: retriable.then_some(RetryHint::Backoff),
-                    rate_limited: false,
-                });
+                return Err(failure);
             }
         };
         let status = resp.status().as_u16();
@@ -425,7 +497,7 @@ impl Client {
                 describe_reqwest_error(&e)
             );
             Failure {
-                error: transport_error(&e),
+                error: transport_error(&e, self.route.proxy()),
                 retry: (!e.is_timeout()).then_some(RetryHint::Backoff),
                 rate_limited: false,
             }
@@ -463,6 +535,26 @@ impl Client {
             retry,
             rate_limited: status == 429,
         })
+    }
+}
+
+impl Client {
+    /// What a request that got no answer at all failed of, and whether it may be retried.
+    fn send_failure(&self, e: &reqwest::Error, url: &reqwest::Url) -> Failure {
+        if let Some(host) = tls_mismatch(e, url) {
+            // Configuration, not the network: another try answers the same.
+            return Failure::final_(ApiError::TlsMismatch { host });
+        }
+        if let Some(f) = self.route.proxy().and_then(|p| proxy_failure(e, p, url)) {
+            return f;
+        }
+        // A refused or reset connection may be retried; a timeout is not.
+        let retriable = e.is_connect() || (e.is_request() && !e.is_timeout());
+        Failure {
+            error: transport_error(e, self.route.proxy()),
+            retry: retriable.then_some(RetryHint::Backoff),
+            rate_limited: false,
+        }
     }
 }
 
@@ -508,8 +600,11 @@ fn next_wait(
     (slept + wait <= policy.budget).then_some(wait)
 }
 
-fn transport_error(e: &reqwest::Error) -> ApiError {
-    let detail = describe_reqwest_error(e);
+fn transport_error(e: &reqwest::Error, proxy: Option<&Proxy>) -> ApiError {
+    let mut detail = describe_reqwest_error(e);
+    if let Some(p) = proxy {
+        detail.push_str(&format!(" (through the proxy {p}, from {})", p.source()));
+    }
     if e.is_timeout() {
         ApiError::Timeout { detail }
     } else {
@@ -569,6 +664,72 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
         Some(r) => format!("{what}: {r}"),
         None => what,
     }
+}
+
+/// A failure of the way to the API through `proxy`, named as the proxy's: the proxy can't
+/// be reached, or it would not open a tunnel. `None` for the failures past the proxy.
+fn proxy_failure(e: &reqwest::Error, proxy: &Proxy, url: &reqwest::Url) -> Option<Failure> {
+    use std::error::Error as _;
+    let mut chain = Vec::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        chain.push(s.to_string());
+        src = s.source();
+    }
+    let root = chain.last().cloned().unwrap_or_else(|| e.to_string());
+    // hyper-util's tunnel (an https API): "tunnel error: <what>".
+    let tunnel = chain
+        .iter()
+        .find_map(|s| s.strip_prefix("tunnel error: "))
+        .map(str::to_owned);
+    let target = format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    );
+    let (detail, retry, auth_required) = match tunnel.as_deref() {
+        Some("failed to create underlying connection") => (
+            format!("cannot connect to the proxy {proxy}: {root}"),
+            true,
+            false,
+        ),
+        Some("proxy authorization required") => (
+            format!(
+                "the proxy {proxy} asks for credentials (407 Proxy Authentication Required) \
+                 to open a tunnel to {target}"
+            ),
+            false,
+            true,
+        ),
+        Some("unsuccessful") => (
+            format!("the proxy {proxy} refused to open a tunnel to {target}"),
+            true,
+            false,
+        ),
+        Some(other) => (
+            format!("the proxy {proxy} failed while opening a tunnel to {target}: {other}: {root}"),
+            true,
+            false,
+        ),
+        // A plain-http request goes to the proxy itself: a connection failure is the
+        // proxy's. (Not reached in practice: plain http is only for loopback, never proxied.)
+        None if url.scheme() == "http" && e.is_connect() && !e.is_timeout() => (
+            format!("cannot connect to the proxy {proxy}: {root}"),
+            true,
+            false,
+        ),
+        None => return None,
+    };
+    Some(Failure {
+        error: ApiError::Proxy {
+            detail,
+            proxy: proxy.address(),
+            setting: proxy.source().to_owned(),
+            auth_required,
+        },
+        retry: retry.then_some(RetryHint::Backoff),
+        rate_limited: false,
+    })
 }
 
 /// A token that cannot be a header value: a line break, another control character, or
@@ -662,6 +823,160 @@ mod tests {
         ] {
             assert_eq!(is_loopback(&reqwest::Url::parse(u).unwrap()), want, "{u}");
         }
+    }
+
+    fn via(api: &str, no_proxy: &str) -> Client {
+        let mut cfg = ClientConfig::new(api, Some("t0ken".into()));
+        cfg.proxy = Some(Proxy::parse("http://u:pw@127.0.0.1:9", "HTTPS_PROXY").unwrap());
+        cfg.no_proxy = NoProxy::parse(no_proxy);
+        cfg.retry.max_attempts = 1;
+        cfg.connect_timeout = Duration::from_secs(5);
+        cfg.request_timeout = Duration::from_secs(5);
+        Client::new(cfg)
+    }
+
+    #[test]
+    fn a_loopback_api_is_never_proxied() {
+        for api in [
+            "http://127.0.0.1:48080",
+            "http://127.3.4.5",
+            "http://localhost:1",
+            "https://LOCALHOST.",
+            "http://[::1]:80",
+        ] {
+            // Not even when nothing is excluded.
+            assert!(via(api, "").proxy().is_none(), "{api}");
+            assert!(matches!(via(api, "").route, Route::Bypass { .. }), "{api}");
+        }
+        for api in [
+            "https://api.example.test",
+            "http://foo.localhost",
+            "https://10.0.0.1",
+        ] {
+            assert_eq!(
+                via(api, "").proxy().map(Proxy::address).as_deref(),
+                Some("http://127.0.0.1:9"),
+                "{api}"
+            );
+        }
+        assert!(via("https://api.example.test", "*").proxy().is_none());
+        assert!(via("https://api.example.test", ".example.test")
+            .proxy()
+            .is_none());
+        assert!(via("https://api.example.test", "other.test")
+            .proxy()
+            .is_some());
+        assert!(Client::new(ClientConfig::new("https://a.test", None))
+            .proxy()
+            .is_none());
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn plain_http_through_a_proxy_is_refused_before_sending() {
+        let c = via("http://api.example.test", "");
+        let e = block_on(c.get::<serde_json::Value>("device")).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::InsecureUrl { host } if host == "api.example.test"),
+            "{e:?}"
+        );
+        let e = block_on(c.login("me@example.test", "pw")).unwrap_err();
+        assert!(matches!(e, ApiError::InsecureUrl { .. }), "{e:?}");
+        assert_eq!(c.requests_sent(), 0);
+    }
+
+    /// A one-shot proxy on loopback: reads the CONNECT head and answers `answer` (or
+    /// nothing, closing, when empty). Its address and the head it read.
+    fn answering_proxy(answer: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = c.write_all(answer.as_bytes());
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (port, h)
+    }
+
+    fn through(port: u16) -> Client {
+        let mut cfg = ClientConfig::new("https://api.example.test", Some("t0ken".into()));
+        cfg.proxy = Some(Proxy::parse(&format!("http://u:pw@127.0.0.1:{port}"), "rc").unwrap());
+        cfg.retry.max_attempts = 1;
+        cfg.connect_timeout = Duration::from_secs(5);
+        cfg.request_timeout = Duration::from_secs(5);
+        Client::new(cfg)
+    }
+
+    #[test]
+    fn proxy_failures_name_the_proxy() {
+        // Nothing listening.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = block_on(through(port).get::<serde_json::Value>("device")).unwrap_err();
+        let want = format!("network error: cannot connect to the proxy http://127.0.0.1:{port}: ");
+        assert!(e.to_string().starts_with(&want), "{e}");
+        assert!(
+            matches!(&e, ApiError::Proxy { setting, auth_required: false, .. } if setting == "rc"),
+            "{e:?}"
+        );
+        assert!(!format!("{e:?}").contains("pw"), "{e:?}");
+
+        // A tunnel refused; the CONNECT carries the proxy's credentials, never the token.
+        let (port, head) = answering_proxy("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+        let e = block_on(through(port).get::<serde_json::Value>("device")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "network error: the proxy http://127.0.0.1:{port} refused to open a tunnel to \
+                 api.example.test:443"
+            )
+        );
+        let head = head.join().unwrap();
+        assert!(
+            head.starts_with("CONNECT api.example.test:443 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        // base64("u:pw")
+        assert!(head.contains("Basic dTpwdw=="), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("\nauthorization:"),
+            "{head}"
+        );
+        assert!(!head.contains("t0ken"), "{head}");
+
+        let (port, head) = answering_proxy("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+        let e = block_on(through(port).get::<serde_json::Value>("device")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Proxy {
+                    auth_required: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("asks for credentials (407"), "{e}");
+        head.join().unwrap();
     }
 
     #[test]

@@ -32,6 +32,19 @@ pub enum ApiError {
     #[error("network error: {detail}")]
     Network { detail: String },
 
+    /// The proxy in the way failed: it can't be reached, or it would not open a tunnel to
+    /// the API. Nothing reached the API.
+    #[error("network error: {detail}")]
+    Proxy {
+        detail: String,
+        /// `scheme://host:port`, without credentials.
+        proxy: String,
+        /// Where the proxy setting came from (a file's path, a variable's name).
+        setting: String,
+        /// The proxy answered 407: it wants (other) credentials.
+        auth_required: bool,
+    },
+
     /// The request or connection timed out.
     #[error("network timeout: {detail}")]
     Timeout { detail: String },

@@ -8,6 +8,7 @@
 //! - [`odata`]: the query builder, encoded exactly as pinejs clients encode it.
 //! - [`patch`]: the PATCH bodies of the release-policy writes.
 //! - [`chunk`]: one splitter of id lists, so every URL stays short.
+//! - [`proxy`]: the proxy of the API traffic and the hosts that bypass it.
 //! - [`lookup`]: a fleet by any identifier, a device by uuid prefix, releases by commit, id
 //!   or version, with the guest check that tells a rejected token from "not found".
 //!
@@ -49,9 +50,11 @@ pub mod lookup;
 pub mod models;
 pub mod odata;
 pub mod patch;
+pub mod proxy;
 
 pub use client::{is_loopback, Client, ClientConfig, RetryPolicy, VERSION};
 pub use error::ApiError;
+pub use proxy::{NoProxy, Proxy};
 /// The URL type of the client's settings (re-exported so callers parse URLs the same way).
 pub use reqwest::Url;
 

@@ -273,24 +273,24 @@ impl Drop for FaultProxy {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A request as read off the client connection.
-struct Request {
-    method: String,
-    target: String,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) target: String,
     /// The head's header lines, without the request line.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn read_request(conn: &mut TcpStream) -> Option<Request> {
+pub(crate) fn read_request(conn: &mut TcpStream) -> Option<Request> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -353,7 +353,7 @@ fn forward(upstream: &str, req: &Request) -> Option<Vec<u8>> {
     Some(resp)
 }
 
-fn status_of(resp: &[u8]) -> Option<u16> {
+pub(crate) fn status_of(resp: &[u8]) -> Option<u16> {
     let line_end = find(resp, b"\r\n")?;
     let line = String::from_utf8_lossy(&resp[..line_end]).into_owned();
     line.split(' ').nth(1)?.parse().ok()
@@ -365,7 +365,7 @@ fn reset(conn: TcpStream) {
     drop(conn);
 }
 
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
@@ -380,7 +380,12 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn answer(status: u16, content_type: &str, body: &str, retry_after: Option<u64>) -> Vec<u8> {
+pub(crate) fn answer(
+    status: u16,
+    content_type: &str,
+    body: &str,
+    retry_after: Option<u64>,
+) -> Vec<u8> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
         reason(status),

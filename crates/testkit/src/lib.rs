@@ -8,6 +8,8 @@
 //!   byte for byte;
 //! - [`fault::FaultProxy`]: a fault-injecting HTTP/1.1 proxy on loopback, between the CLI
 //!   and a real sandbox;
+//! - [`proxy::LoggingProxy`]: a logging HTTP proxy on loopback (`CONNECT` tunnels and
+//!   absolute-URI forwarding, to loopback only), recording what reaches it;
 //! - `mock::Api` (feature `mock`): a recording httpmock server.
 //!
 //! Binaries are run by path ([`target_bin`]), so this crate depends on neither the CLI nor
@@ -18,6 +20,7 @@ pub mod fault;
 mod http;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod proxy;
 mod run;
 mod sandbox;
 
