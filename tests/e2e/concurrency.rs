@@ -4,7 +4,6 @@
 //! the fault proxy, which holds its PATCHes back while the other run plans and writes.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use balena_testkit::fault::{Fault, FaultProxy, Rule};
@@ -25,23 +24,6 @@ fn scale_sandbox(extra: &[&str]) -> Sandbox {
         .request_log()
         .args(&args)
         .start()
-}
-
-/// `(id, commit)` of the scale fleet's releases, newest first.
-fn releases(env: &TestEnv) -> Vec<(i64, String)> {
-    let out = env.run(&["release", "list", "admin/scale-fleet", "--json"]);
-    out.ok();
-    out.json()
-        .as_array()
-        .expect("releases")
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_i64().unwrap(),
-                r["commit"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Every device's pin on the server: uuid → release id (None: follows the fleet).
@@ -79,7 +61,7 @@ fn failed_with(doc: &Value, error_name: &str) -> Vec<String> {
 fn concurrent_bulk_pins_never_both_succeed_on_a_split_fleet() {
     let sb = scale_sandbox(&[]);
     let env_fast = TestEnv::logged_in(&sb);
-    let rels = releases(&env_fast);
+    let rels = scale_releases(&env_fast);
     let (r_slow, r_fast) = (&rels[0], &rels[1]);
     let proxy = FaultProxy::start(&sb.base_url);
     proxy.rule(Rule::new("PATCH", "/v7/device", Fault::Delay(HOLD)));
@@ -89,20 +71,17 @@ fn concurrent_bulk_pins_never_both_succeed_on_a_split_fleet() {
     // The slow run reads the fleet (every device follows it), plans, and its PATCHes are
     // held by the proxy.
     let mark = sb.mark();
-    let slow = env_slow
-        .command(&[
+    let slow = spawn(
+        &env_slow,
+        &[
             "device",
             "pin",
             "--fleet",
             "admin/scale-fleet",
             &r_slow.1,
             "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the slow run");
+        ],
+    );
     let started = Instant::now();
     // Its last page of devices (a short one) has reached the server: it has planned.
     while sb
@@ -195,7 +174,7 @@ fn concurrent_bulk_pins_never_both_succeed_on_a_split_fleet() {
 fn a_conflict_in_human_output_names_the_device_and_what_it_holds() {
     let sb = scale_sandbox(&[]);
     let env = TestEnv::logged_in(&sb);
-    let rels = releases(&env);
+    let rels = scale_releases(&env);
     let proxy = FaultProxy::start(&sb.base_url);
     proxy.rule(Rule::new("PATCH", "/v7/device", Fault::Delay(HOLD)));
     let env_slow = TestEnv::new(&proxy.base_url);
@@ -207,13 +186,7 @@ fn a_conflict_in_human_output_names_the_device_and_what_it_holds() {
     };
     let list = format!("{first},{second}");
     let mark = sb.mark();
-    let slow = env_slow
-        .command(&["device", "pin", &list, &rels[0].1])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the slow run");
+    let slow = spawn(&env_slow, &["device", "pin", &list, &rels[0].1]);
     let started = Instant::now();
     // The slow run has read its fleets: it has planned.
     while !sb
@@ -247,8 +220,9 @@ fn a_wait_reports_devices_someone_else_repinned_and_leaves_them_alone() {
     let sb = sandbox_with("e2e-seed.json", &["--simulate-updates", "4s"]);
     let env = TestEnv::logged_in(&sb);
     let mark = sb.mark();
-    let waiting = env
-        .command(&[
+    let waiting = spawn(
+        &env,
+        &[
             "device",
             "pin",
             "--fleet",
@@ -258,12 +232,8 @@ fn a_wait_reports_devices_someone_else_repinned_and_leaves_them_alone() {
             "--timeout",
             "40s",
             "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the waiting run");
+        ],
+    );
     let started = Instant::now();
     // The pin is made and the wait has polled once.
     while !sb.since(mark).iter().any(|r| {

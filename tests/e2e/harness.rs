@@ -240,3 +240,30 @@ pub fn finish(mut child: std::process::Child) -> (String, String, Option<i32>) {
         status.code(),
     )
 }
+
+/// The `(id, commit)` of the scale fleet's releases (`--devices N` seeds), newest first.
+pub fn scale_releases(env: &TestEnv) -> Vec<(i64, String)> {
+    let out = env.run(&["release", "list", "admin/scale-fleet", "--json"]);
+    out.ok();
+    out.json()
+        .as_array()
+        .expect("releases")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().expect("id"),
+                r["commit"].as_str().expect("commit").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `balena args…` started in the background, its output piped (see [`finish`]).
+pub fn spawn(env: &TestEnv, args: &[&str]) -> std::process::Child {
+    env.command(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start balena")
+}

@@ -31,23 +31,6 @@ fn sigint(child: &Child) {
     assert!(st.success());
 }
 
-/// The `(id, commit)` of the seeded fleet's releases, newest first.
-fn commits(env: &TestEnv) -> Vec<(i64, String)> {
-    let out = env.run(&["release", "list", "admin/scale-fleet", "--json"]);
-    out.ok();
-    out.json()
-        .as_array()
-        .expect("releases")
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_i64().expect("id"),
-                r["commit"].as_str().expect("commit").to_owned(),
-            )
-        })
-        .collect()
-}
-
 /// How many devices are pinned to release `id`, on the server.
 fn pinned_to(sb: &Sandbox, id: i64) -> usize {
     let v = sb.get_json(&format!(
@@ -108,7 +91,7 @@ fn interrupted_pin(
 fn sigint_during_a_bulk_pin_prints_what_was_changed_and_exits_130() {
     let sb = scale_sandbox(&[]);
     let env = TestEnv::logged_in(&sb);
-    let releases = commits(&env);
+    let releases = scale_releases(&env);
 
     // Human output: the fleet line counts what the server holds; the rest is named as
     // not done. (A run fast enough to finish before the signal is retried.)
