@@ -704,34 +704,86 @@ fn release_list_is_one_request_and_matches_the_official_table() {
     assert_eq!(api.lines(), vec![format!("GET {LIST_GET}"); 3]);
 }
 
+const RELEASES_JSON_FLEET: &str = "/v7/application?$select=id,slug&$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=owns__release($select=id,raw_version)";
+const RELEASES_JSON_ROWS: &str = "/v7/release?$filter=belongs_to__application%20eq%201001&$expand=release_tag($select=tag_key,value)&$orderby=created_at%20desc";
+
 #[test]
 fn release_list_json_is_two_requests_compact_and_merged() {
     let api = Api::start();
-    let get = "/v7/application?$select=id,slug&$filter=slug%20eq%20%27myorg%2Fmyfleet%27&$expand=owns__release($expand=release_tag($select=tag_key,value);$orderby=created_at%20desc)";
+    // The fleet, with each release's raw_version (explicit-read on balenaCloud)…
     api.on(
         "GET",
-        get,
+        RELEASES_JSON_FLEET,
         200,
-        r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[{"id":5002,"commit":"b","status":"success","release_tag":[{"tag_key":"k1","value":"v1"}],"belongs_to__application":{"__id":1001}}]}]}"#,
+        r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[{"id":5002,"raw_version":"0.0.2"},{"id":5001,"raw_version":"0.0.1"}]}]}"#,
     );
-    let second = "/v7/release?$select=id,raw_version&$filter=belongs_to__application%20eq%201001";
+    // …then every field of its releases, newest first, read row by row. 5000 appeared
+    // between the two requests: it is shown as it came.
     api.on(
         "GET",
-        second,
+        RELEASES_JSON_ROWS,
         200,
-        r#"{"d":[{"id":5002,"raw_version":"0.0.2"}]}"#,
+        "{\"d\":[{\"id\":5002,\"commit\":\"b\",\"status\":\"success\",\"release_tag\":[{\"tag_key\":\"k1\",\"value\":\"v1\"}],\"belongs_to__application\":{\"__id\":1001}},\n {\"id\":5001,\"raw_version\":\"0.0.1\",\"note\":\"a } and a \\\" in a string\"},{\"id\":5000}]}",
     );
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["release", "list", "myorg/myfleet", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // raw_version is added after the other keys, or keeps its place; one compact line.
     assert_eq!(
         out.stdout,
-        "[{\"id\":5002,\"commit\":\"b\",\"status\":\"success\",\"release_tag\":[{\"tag_key\":\"k1\",\"value\":\"v1\"}],\"belongs_to__application\":{\"__id\":1001},\"raw_version\":\"0.0.2\"}]\n"
+        "[{\"id\":5002,\"commit\":\"b\",\"status\":\"success\",\"release_tag\":[{\"tag_key\":\"k1\",\"value\":\"v1\"}],\"belongs_to__application\":{\"__id\":1001},\"raw_version\":\"0.0.2\"},{\"id\":5001,\"raw_version\":\"0.0.1\",\"note\":\"a } and a \\\" in a string\"},{\"id\":5000}]\n"
     );
     assert_eq!(
         api.lines(),
-        vec![format!("GET {get}"), format!("GET {second}")]
+        vec![
+            format!("GET {RELEASES_JSON_FLEET}"),
+            format!("GET {RELEASES_JSON_ROWS}")
+        ]
     );
+
+    // No releases: an empty array.
+    let api = Api::start();
+    api.on(
+        "GET",
+        RELEASES_JSON_FLEET,
+        200,
+        r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[]}]}"#,
+    );
+    api.on("GET", RELEASES_JSON_ROWS, 200, r#"{"d":[]}"#);
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&["release", "list", "myorg/myfleet", "--json"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "[]\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn release_list_json_that_breaks_off_fails() {
+    for body in [
+        r#"{"d":[{"id":5002},{"id":5001,"#,
+        "<html>502</html>",
+        r#"{"d":[{"id":1}]}trailing"#,
+    ] {
+        let api = Api::start();
+        api.on(
+            "GET",
+            RELEASES_JSON_FLEET,
+            200,
+            r#"{"d":[{"id":1001,"slug":"myorg/myfleet","owns__release":[]}]}"#,
+        );
+        api.on("GET", RELEASES_JSON_ROWS, 200, body);
+        let env = TestEnv::logged_in(&api);
+        let out = env.run(&["release", "list", "myorg/myfleet", "--json"]);
+        // The run fails; as nothing of the list was out yet, the error is the one document on
+        // stdout.
+        assert_eq!(out.code, 1, "{body}: {}", out.stdout);
+        let err: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(err["error"]["name"], "BalenaInvalidResponse", "{body}");
+        assert_eq!(api.lines().len(), 2, "{body}");
+    }
 }
 
 // ---------------------------------------------------------------- network

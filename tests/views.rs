@@ -14,16 +14,20 @@ const DEV_SELECT: &str =
     "$select=id,uuid,device_name,status,is_online,supervisor_version,os_version";
 const DEV_EXPAND: &str = "$expand=is_of__device_type($select=slug),is_running__release($select=id,commit,raw_version),should_be_running__release($select=id,commit,raw_version),is_pinned_on__release($select=id)";
 
-/// `device list --fleet myorg/myfleet` with `filter` (already encoded, or empty).
+/// The fleet lookup of `device list --fleet myorg/myfleet`.
+const FLEET_GET: &str = "/v7/application?$select=id,slug&$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)";
+const FLEET_BODY: &str = r#"{"d":[{"id":1001,"slug":"myorg/myfleet"}]}"#;
+
+/// A page of `device list --fleet myorg/myfleet`: the fleet's devices with `filter` (the
+/// flags' parts, already encoded and parenthesised, or empty), in pages of 1,000 by
+/// `(device_name, id)`.
 fn fleet_list_get(filter: &str) -> String {
     let f = if filter.is_empty() {
-        String::new()
+        "belongs_to__application%20eq%201001".to_owned()
     } else {
-        format!(";$filter={filter}")
+        format!("(belongs_to__application%20eq%201001)%20and%20{filter}")
     };
-    format!(
-        "/v7/application?$select=id,slug&$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=owns__device({DEV_SELECT}{f};{DEV_EXPAND};$orderby=device_name%20asc)"
-    )
+    format!("/v7/device?{DEV_SELECT}&$filter={f}&{DEV_EXPAND}&$orderby=device_name%20asc,id%20asc&$top=1000")
 }
 
 fn rel(id: i64, commit: &str, version: &str) -> String {
@@ -50,10 +54,7 @@ fn dev(id: i64, name: &str, running: Option<i64>, target: Option<i64>, pin: Opti
 }
 
 fn fleet_with_devices(devices: &[String]) -> String {
-    format!(
-        r#"{{"d":[{{"id":1001,"slug":"myorg/myfleet","owns__device":[{}]}}]}}"#,
-        devices.join(",")
-    )
+    format!(r#"{{"d":[{}]}}"#, devices.join(","))
 }
 
 fn three_devices() -> Vec<String> {
@@ -68,14 +69,18 @@ fn three_devices() -> Vec<String> {
 }
 
 #[test]
-fn device_list_of_a_fleet_adds_the_release_columns_in_one_request() {
+fn device_list_of_a_fleet_adds_the_release_columns() {
     let api = Api::start();
     let get = fleet_list_get("");
+    api.on("GET", FLEET_GET, 200, FLEET_BODY);
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--fleet", "myorg/MyFleet"]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
-    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {FLEET_GET}"), format!("GET {get}")]
+    );
     let url = api.url();
     let dash = |id: i64| format!("{url}/devices/{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa/summary");
     let pad = " ".repeat(dash(3001).len() - "DASHBOARD URL".len());
@@ -99,6 +104,7 @@ fn device_list_filters_are_one_server_side_filter() {
     let api = Api::start();
     let filter = "(is_pinned_on__release%20ne%20null)%20and%20(should_be_running__release%20ne%20null)%20and%20(is_running__release%20ne%20should_be_running__release)%20and%20(device_tag/any(dt:dt/tag_key%20eq%20%27canary%27))%20and%20(device_tag/any(dt:(dt/tag_key%20eq%20%27region%27)%20and%20(dt/value%20eq%20%27eu%20west%27)))";
     let get = fleet_list_get(filter);
+    api.on("GET", FLEET_GET, 200, FLEET_BODY);
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()[..1]));
     let env = TestEnv::logged_in(&api);
     let out = env.run(&[
@@ -114,7 +120,10 @@ fn device_list_filters_are_one_server_side_filter() {
         "region=eu west",
     ]);
     assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
-    assert_eq!(api.lines(), vec![format!("GET {get}")]);
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {FLEET_GET}"), format!("GET {get}")]
+    );
     assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
     assert!(out
         .stdout
@@ -126,7 +135,7 @@ fn device_list_filters_are_one_server_side_filter() {
     // --tracking alone, and without --fleet: the device resource itself.
     let api = Api::start();
     let get = format!(
-        "/v7/device?{DEV_SELECT}&$filter=is_pinned_on__release%20eq%20null&{DEV_EXPAND},belongs_to__application($select=slug)&$orderby=device_name%20asc"
+        "/v7/device?{DEV_SELECT}&$filter=is_pinned_on__release%20eq%20null&{DEV_EXPAND},belongs_to__application($select=slug)&$orderby=device_name%20asc,id%20asc&$top=1000"
     );
     api.on("GET", &get, 200, r#"{"d":[]}"#);
     api.on(
@@ -149,6 +158,109 @@ fn device_list_filters_are_one_server_side_filter() {
     );
 }
 
+/// A fleet of 1,002 devices: a full first page whose last name has a quote, then a page
+/// of 2, one with a longer name than any on the first page.
+fn two_pages(api: &Api) -> [String; 2] {
+    api.on("GET", FLEET_GET, 200, FLEET_BODY);
+    let first: Vec<String> = (1..=1000)
+        .map(|i| {
+            let name = if i == 1000 {
+                "o'neil".to_owned()
+            } else {
+                format!("dev-{i:04}")
+            };
+            dev(10_000 + i, &name, Some(5001), Some(5001), None)
+        })
+        .collect();
+    let second = [
+        dev(10_001, "o'neil", Some(5001), Some(5002), Some(5002)),
+        dev(
+            9_000,
+            "zz-a-much-longer-device-name",
+            None,
+            Some(5001),
+            None,
+        ),
+    ];
+    let page1 = fleet_list_get("");
+    let page2 = fleet_list_get(
+        "(device_name%20ge%20%27o%27%27neil%27)%20and%20((device_name%20gt%20%27o%27%27neil%27)%20or%20(id%20gt%2011000))",
+    );
+    api.on("GET", &page1, 200, &fleet_with_devices(&first));
+    api.on("GET", &page2, 200, &fleet_with_devices(&second));
+    [page1, page2]
+}
+
+#[test]
+fn device_list_pages_by_name_then_id_into_one_table() {
+    let api = Api::start();
+    let pages = two_pages(&api);
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&["device", "list", "--fleet", "myorg/myfleet"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    // A full page asks for the next one after its last (name, id); a short one ends the list.
+    assert_eq!(
+        api.lines(),
+        vec![
+            format!("GET {FLEET_GET}"),
+            format!("GET {}", pages[0]),
+            format!("GET {}", pages[1])
+        ]
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + 1002);
+    assert!(
+        lines[1].starts_with("10001 10001aa dev-0001 "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1002].starts_with("9000  9000aaa zz-a-much-longer-device-name raspberrypi4-64"));
+    // One table: every row's columns line up with the header's, the widths of the last
+    // page's cells included.
+    let at = lines[0].find("DEVICE TYPE").unwrap();
+    assert_eq!(at, "ID    UUID    zz-a-much-longer-device-name ".len());
+    for l in &lines[1..] {
+        assert_eq!(l.find("raspberrypi4-64"), Some(at), "{l}");
+    }
+}
+
+#[test]
+fn device_list_json_pages_into_one_array() {
+    let api = Api::start();
+    two_pages(&api);
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&["device", "list", "--fleet", "myorg/myfleet", "--json"]);
+    assert_eq!(out.code, 0, "{} {:?}", out.stderr, api.lines());
+    assert_eq!(api.lines().len(), 3);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1002);
+    assert_eq!(v[1001]["device_name"], "zz-a-much-longer-device-name");
+    assert_eq!(v[1000]["release_policy"], "pinned");
+    // Written row by row, laid out as one pretty-printed array.
+    assert_eq!(out.stdout, serde_json::to_string_pretty(&v).unwrap() + "\n");
+}
+
+#[test]
+fn device_list_that_fails_on_a_later_page_prints_no_table() {
+    let api = Api::start();
+    // The second page fails (a 500 is not retried; the first answer registered wins): the
+    // table, which needs every row for its widths, is not printed at all.
+    api.on(
+        "GET",
+        &fleet_list_get(
+            "(device_name%20ge%20%27o%27%27neil%27)%20and%20((device_name%20gt%20%27o%27%27neil%27)%20or%20(id%20gt%2011000))",
+        ),
+        500,
+        "Internal Server Error",
+    );
+    two_pages(&api);
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&["device", "list", "--fleet", "myorg/myfleet"]);
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(api.lines().len(), 3);
+}
+
 #[test]
 fn device_list_flag_errors_send_nothing() {
     let api = Api::start();
@@ -165,6 +277,7 @@ fn device_list_flag_errors_send_nothing() {
 fn device_list_json_has_the_api_fields_and_the_policy() {
     let api = Api::start();
     let get = fleet_list_get("");
+    api.on("GET", FLEET_GET, 200, FLEET_BODY);
     api.on("GET", &get, 200, &fleet_with_devices(&three_devices()));
     let env = TestEnv::logged_in(&api);
     let out = env.run(&["device", "list", "--fleet", "myorg/myfleet", "--json"]);
@@ -211,7 +324,10 @@ fn device_list_json_has_the_api_fields_and_the_policy() {
             "behind"
         ]
     );
-    assert_eq!(api.lines().len(), 1);
+    assert_eq!(
+        api.lines(),
+        vec![format!("GET {FLEET_GET}"), format!("GET {get}")]
+    );
 }
 
 const FLEET_POLICY_GET: &str = "/v7/application?$filter=(is_directly_accessible_by__user/any(dau:1%20eq%201))%20and%20(slug%20eq%20%27myorg%2Fmyfleet%27)&$expand=is_for__device_type($select=slug),should_be_running__release($select=id,commit,raw_version),owns__device/$count";

@@ -263,8 +263,11 @@ const LIST_FIELDS: &[&str] = &[
     "os_version",
 ];
 
-/// The `$filter` of `device list`'s flags (ANDed), or `None` without any.
-fn list_filter(args: &DeviceListArgs) -> Result<Option<Filter>, Error> {
+/// Devices per page of `device list`.
+const LIST_PAGE: u32 = 1000;
+
+/// The `$filter` parts of `device list`'s flags (ANDed).
+fn list_filter(args: &DeviceListArgs) -> Result<Vec<Filter>, Error> {
     let mut parts = Vec::new();
     if args.pinned {
         parts.push(pinned_filter());
@@ -286,69 +289,116 @@ fn list_filter(args: &DeviceListArgs) -> Result<Option<Filter>, Error> {
             )
         })?);
     }
-    Ok((!parts.is_empty()).then_some(Filter::And(parts)))
+    Ok(parts)
 }
 
-/// `balena device list [--fleet F] [--pinned|--tracking] [--behind] [--tag K[=V]]...`:
-/// 1 request, the filters in its `$filter` and the releases expanded.
+/// The devices after `(name, id)` in the list's order (`device_name asc, id asc`): a
+/// keyset page bound that a database walks along its index, whatever the position.
+fn after(name: &str, id: i64) -> [Filter; 2] {
+    [
+        Filter::Ge("device_name".into(), name.into()),
+        Filter::Or(vec![
+            Filter::Gt("device_name".into(), name.into()),
+            Filter::Gt("id".into(), id.into()),
+        ]),
+    ]
+}
+
+/// `balena device list [--fleet F] [--pinned|--tracking] [--behind] [--tag K[=V]]...`: the
+/// fleet (with `--fleet`), then the devices in pages of [`LIST_PAGE`] by `(device_name,
+/// id)`, the filters in their `$filter` and the releases expanded. Each page is handed to
+/// the view as it comes, so memory holds one page (and, for a table, the compact rows).
 pub async fn list(ctx: &Context<'_>, args: &DeviceListArgs) -> Result<(), Error> {
-    let mut dev_q = Query::new().select(LIST_FIELDS);
-    if let Some(f) = list_filter(args)? {
-        dev_q = dev_q.filter(f);
-    }
-    let dev_q = dev_q
+    let mut base = list_filter(args)?;
+    let mut dev_q = Query::new()
+        .select(LIST_FIELDS)
         .expand("is_of__device_type", Query::new().select(&["slug"]))
         .expand("is_running__release", Query::new().select(SUMMARY_FIELDS))
         .expand(
             "should_be_running__release",
             Query::new().select(SUMMARY_FIELDS),
         )
-        .expand("is_pinned_on__release", Query::new().select(&["id"]))
-        .orderby("device_name asc");
-    // (rows, the fleet's slug when the rows are one fleet's)
-    let (rows, fleet_slug): (Vec<Value>, Option<String>) = match args.fleet.as_deref() {
+        .expand("is_pinned_on__release", Query::new().select(&["id"]));
+    let fleet_slug: Option<String> = match args.fleet.as_deref() {
         Some(f) => {
-            let q = Query::new()
-                .select(&["id", "slug"])
-                .expand("owns__device", dev_q);
-            let mut app: Value = find::visible_fleet(&ctx.api, f, q).await?;
-            let slug = app.get("slug").and_then(|s| s.as_str()).map(str::to_owned);
-            let rows = match app.get_mut("owns__device").map(Value::take) {
-                Some(Value::Array(rows)) => rows,
-                _ => Vec::new(),
-            };
-            (rows, slug)
+            let q = Query::new().select(&["id", "slug"]);
+            let app: Value = find::visible_fleet(&ctx.api, f, q).await?;
+            let id = super::row_field(&app, "id", "fleet", Value::as_i64)?;
+            base.insert(0, Filter::eq("belongs_to__application", id));
+            app.get("slug").and_then(|s| s.as_str()).map(str::to_owned)
         }
         None => {
             ctx.api.require_token()?;
-            let q = dev_q.expand("belongs_to__application", Query::new().select(&["slug"]));
-            let rows: Vec<Value> = ctx.api.get(&odata::path("device", &q)).await?;
-            if rows.is_empty() {
-                // The guest trap: a rejected token reads as a guest with no devices.
-                ctx.api.confirm_session().await?;
-            }
-            (rows, None)
+            dev_q = dev_q.expand("belongs_to__application", Query::new().select(&["slug"]));
+            None
         }
     };
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let dev = Device::deserialize(row).map_err(|e| Error::Incomplete {
-            detail: format!("a device row: {e}"),
-        })?;
-        let fleet = match &fleet_slug {
-            Some(s) => Some(s.as_str()),
-            None => row
-                .pointer("/belongs_to__application/0/slug")
-                .and_then(|s| s.as_str()),
+    let dev_q = dev_q.orderby("device_name asc,id asc").top(LIST_PAGE);
+    let page_path = |from: Option<&(String, i64)>| {
+        let mut parts = base.clone();
+        if let Some((name, id)) = from {
+            parts.extend(after(name, *id));
+        }
+        let q = match parts.len() {
+            0 => dev_q.clone(),
+            _ => dev_q.clone().filter(Filter::And(parts)),
         };
-        items.push(view::device::ListItem {
-            row,
-            fleet,
-            pinned: dev.pinned.id().is_some(),
-            behind: is_behind(&dev),
-        });
+        odata::path("device", &q)
+    };
+    let mut list = view::device::DeviceList::new(ctx.printer, ctx.settings.dashboard_origin());
+    let mut rows: Vec<Value> = ctx.api.get(&page_path(None)).await?;
+    if rows.is_empty() && fleet_slug.is_none() {
+        // The guest trap: a rejected token reads as a guest with no devices.
+        ctx.api.confirm_session().await?;
     }
-    let dashboard = ctx.settings.dashboard_origin();
-    view::device::list(ctx.printer, &items, dashboard.as_deref());
+    loop {
+        // The next page is asked for before this one is shown, and comes in while it is.
+        let next_from = match rows.last() {
+            Some(last) if rows.len() >= LIST_PAGE as usize => Some((
+                super::row_field(last, "device_name", "device", |v| {
+                    v.as_str().map(str::to_owned)
+                })?,
+                super::row_field(last, "id", "device", Value::as_i64)?,
+            )),
+            _ => None,
+        };
+        let fetch = async {
+            match &next_from {
+                Some(from) => ctx.api.get::<Value>(&page_path(Some(from))).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let show = async {
+            for (i, row) in rows.iter().enumerate() {
+                let dev = Device::deserialize(row).map_err(|e| Error::Incomplete {
+                    detail: format!("a device row: {e}"),
+                })?;
+                let fleet = match &fleet_slug {
+                    Some(s) => Some(s.as_str()),
+                    None => row
+                        .pointer("/belongs_to__application/0/slug")
+                        .and_then(|s| s.as_str()),
+                };
+                list.push(view::device::ListItem {
+                    row,
+                    fleet,
+                    pinned: dev.pinned.id().is_some(),
+                    behind: is_behind(&dev),
+                });
+                if i % 128 == 127 {
+                    // Lets the connection read the next page meanwhile.
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok::<(), Error>(())
+        };
+        let (next, shown) = tokio::join!(fetch, show);
+        shown?;
+        match next? {
+            Some(page) => rows = page,
+            None => break,
+        }
+    }
+    list.finish();
     Ok(())
 }

@@ -30,44 +30,50 @@ pub async fn list(ctx: &Context<'_>, arg: &str) -> Result<(), Error> {
         view::release::table(ctx.printer, app.releases.into_rows());
         return Ok(());
     }
-    let releases_q = Query::new()
-        .expand("release_tag", Query::new().select(&["tag_key", "value"]))
-        .orderby("created_at desc");
+    // `--json`: every field of every release, and `raw_version` (an explicit-read field on
+    // balenaCloud) merged in as the official CLI merges it: existing keys keep their place.
+    // The fleet comes with each release's `raw_version`, a small answer; then the releases
+    // are read row by row as they arrive, and each is written before the next is read.
     let q = Query::new()
         .select(&["id", "slug"])
-        .expand("owns__release", releases_q);
-    let mut app: Value = find::fleet(&ctx.api, arg, q).await?;
-    let mut releases = match app.get_mut("owns__release").map(Value::take) {
-        Some(Value::Array(rows)) => rows,
-        _ => Vec::new(),
-    };
-    merge_raw_versions(ctx, &app, &mut releases).await?;
-    view::release::list_json(ctx.printer, &releases);
-    Ok(())
-}
-
-/// `--json`: `raw_version` (an explicit-read field on balenaCloud) merged in from a second
-/// request. Existing keys keep their place, as the official CLI merges.
-async fn merge_raw_versions(
-    ctx: &Context<'_>,
-    app: &Value,
-    releases: &mut [Value],
-) -> Result<(), Error> {
-    let id = super::row_field(app, "id", "fleet", Value::as_i64)?;
-    let extra_q = Query::new()
-        .select(&["id", "raw_version"])
-        .filter(Filter::eq("belongs_to__application", id));
-    let extra: Vec<Map<String, Value>> = ctx.api.get(&odata::path("release", &extra_q)).await?;
-    let mut by_id: HashMap<i64, Map<String, Value>> = extra
+        .expand("owns__release", Query::new().select(&["id", "raw_version"]));
+    let fleet: Application = find::fleet(&ctx.api, arg, q).await?;
+    let id = fleet.id;
+    let mut raw_versions: HashMap<i64, Value> = fleet
+        .releases
+        .into_rows()
         .into_iter()
-        .filter_map(|m| Some((m.get("id")?.as_i64()?, m)))
+        .map(|r| (r.id, r.raw_version.map_or(Value::Null, Value::String)))
         .collect();
-    for r in releases.iter_mut() {
-        let rid = r.get("id").and_then(|v| v.as_i64());
-        if let (Some(rid), Value::Object(obj)) = (rid, r) {
-            obj.extend(by_id.remove(&rid).unwrap_or_default());
-        }
+    let releases_q = Query::new()
+        .filter(Filter::eq("belongs_to__application", id))
+        .expand("release_tag", Query::new().select(&["tag_key", "value"]))
+        .orderby("created_at desc");
+    let mut out = view::release::JsonList::new(ctx.printer);
+    let mut bad_row = None;
+    ctx.api
+        .get_rows_raw(&odata::path("release", &releases_q), |text| {
+            if bad_row.is_some() {
+                return;
+            }
+            match serde_json::from_slice::<Map<String, Value>>(text) {
+                Ok(mut row) => {
+                    let rid = row.get("id").and_then(Value::as_i64);
+                    if let Some(v) = rid.and_then(|rid| raw_versions.remove(&rid)) {
+                        row.insert("raw_version".to_owned(), v);
+                    }
+                    out.push(&row);
+                }
+                Err(e) => bad_row = Some(e.to_string()),
+            }
+        })
+        .await?;
+    if let Some(e) = bad_row {
+        return Err(Error::Incomplete {
+            detail: format!("a release row: {e}"),
+        });
     }
+    out.finish();
     Ok(())
 }
 

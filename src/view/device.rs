@@ -147,16 +147,62 @@ pub struct ListItem<'a> {
     pub behind: bool,
 }
 
-/// `balena device list`: the official columns, then the release-policy columns.
-pub fn list(p: &Printer, items: &[ListItem<'_>], dashboard: Option<&str>) {
-    let json_items: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let d = i.row;
-            let uuid = d.get("uuid").and_then(|u| u.as_str()).unwrap_or("");
+const LIST_HEADERS: [&str; 13] = [
+    "ID",
+    "UUID",
+    "DEVICE NAME",
+    "DEVICE TYPE",
+    "FLEET",
+    "STATUS",
+    "IS ONLINE",
+    "SUPERVISOR VERSION",
+    "OS VERSION",
+    "DASHBOARD URL",
+    "RUNNING RELEASE",
+    "TARGET RELEASE",
+    "RELEASE POLICY",
+];
+
+/// `balena device list`, written as the pages of devices arrive. With `--json` each row is
+/// written as soon as it is handed over, so memory holds one page. A table needs every
+/// column's width before its first line, so it keeps each row compactly ([`Compact`]) and
+/// writes the lines at [`DeviceList::finish`].
+pub struct DeviceList<'p> {
+    printer: &'p Printer,
+    dashboard: Option<String>,
+    json: Option<JsonRows<'p>>,
+    table: Option<CompactTable>,
+}
+
+impl<'p> DeviceList<'p> {
+    pub fn new(printer: &'p Printer, dashboard: Option<String>) -> DeviceList<'p> {
+        let json = printer.json.then(|| JsonRows {
+            out: printer.json_stream(),
+            rows: 0,
+            scratch: Vec::new(),
+        });
+        let table = (!printer.json).then(|| CompactTable {
+            columns: table::Columns::new(&LIST_HEADERS),
+            rows: Vec::new(),
+            arena: String::new(),
+            interned: Interner::default(),
+        });
+        DeviceList {
+            printer,
+            dashboard,
+            json,
+            table,
+        }
+    }
+
+    /// Adds one device.
+    pub fn push(&mut self, item: ListItem<'_>) {
+        let d = item.row;
+        let uuid = d.get("uuid").and_then(|u| u.as_str()).unwrap_or("");
+        if let Some(j) = &mut self.json {
             let nav = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
             // The official keys in the official order, then ours.
-            json!({
+            let row = json!({
                 "id": d.get("id"),
                 "uuid": uuid,
                 "device_name": d.get("device_name"),
@@ -164,69 +210,194 @@ pub fn list(p: &Printer, items: &[ListItem<'_>], dashboard: Option<&str>) {
                 "is_online": d.get("is_online"),
                 "supervisor_version": d.get("supervisor_version"),
                 "os_version": d.get("os_version"),
-                "dashboard_url": dashboard_url(dashboard, uuid),
-                "fleet": i.fleet,
+                "dashboard_url": dashboard_url(self.dashboard.as_deref(), uuid),
+                "fleet": item.fleet,
                 "device_type": d.pointer("/is_of__device_type/0/slug"),
                 "is_running__release": nav("is_running__release"),
                 "should_be_running__release": nav("should_be_running__release"),
                 "is_pinned_on__release": nav("is_pinned_on__release"),
-                "release_policy": if i.pinned { "pinned" } else { "tracking_fleet" },
-                "behind": i.behind,
-            })
-        })
-        .collect();
-    if p.json {
-        p.json_pretty(&json_items);
-        return;
-    }
-    let keys = [
-        "id",
-        "uuid",
-        "device_name",
-        "device_type",
-        "fleet",
-        "status",
-        "is_online",
-        "supervisor_version",
-        "os_version",
-        "dashboard_url",
-    ];
-    let rows: Vec<Vec<String>> = json_items
-        .iter()
-        .zip(items)
-        .map(|(j, i)| {
-            let mut row: Vec<String> = keys.iter().map(|k| table::cell(j.get(*k))).collect();
-            // The official UUID column: the short uuid.
-            row[1] = row[1].chars().take(7).collect();
-            let na = || "N/a".to_owned();
-            row.push(table::release(j.get("is_running__release")).unwrap_or_else(na));
-            row.push(match table::release(j.get("should_be_running__release")) {
-                Some(t) if i.pinned => format!("{t} (pinned)"),
-                Some(t) => t,
-                None => na(),
+                "release_policy": if item.pinned { "pinned" } else { "tracking_fleet" },
+                "behind": item.behind,
             });
-            row.push(if i.pinned { "Pinned" } else { "Tracking fleet" }.to_owned());
-            row
-        })
-        .collect();
-    p.out(&table::horizontal(
-        &[
-            "ID",
-            "UUID",
-            "DEVICE NAME",
-            "DEVICE TYPE",
-            "FLEET",
-            "STATUS",
-            "IS ONLINE",
-            "SUPERVISOR VERSION",
-            "OS VERSION",
-            "DASHBOARD URL",
-            "RUNNING RELEASE",
-            "TARGET RELEASE",
-            "RELEASE POLICY",
-        ],
-        &rows,
-    ));
+            j.push(&row);
+            return;
+        }
+        let Some(t) = &mut self.table else { return };
+        let na = || "N/a".to_owned();
+        let target = match table::release(d.get("should_be_running__release")) {
+            Some(r) if item.pinned => format!("{r} (pinned)"),
+            Some(r) => r,
+            None => na(),
+        };
+        let url = table::cell(
+            dashboard_url(self.dashboard.as_deref(), uuid)
+                .map(Value::String)
+                .as_ref(),
+        );
+        let id = table::cell(d.get("id"));
+        let name = table::cell(d.get("device_name"));
+        let short: String = uuid.chars().take(7).collect();
+        let cells: [String; 9] = [
+            table::cell(d.pointer("/is_of__device_type/0/slug")),
+            table::cell(item.fleet.map(|f| Value::String(f.to_owned())).as_ref()),
+            table::cell(d.get("status")),
+            table::cell(d.get("is_online")),
+            table::cell(d.get("supervisor_version")),
+            table::cell(d.get("os_version")),
+            table::release(d.get("is_running__release")).unwrap_or_else(na),
+            target,
+            if item.pinned {
+                "Pinned"
+            } else {
+                "Tracking fleet"
+            }
+            .to_owned(),
+        ];
+        t.columns.fit(&[
+            id.as_str(),
+            short.as_str(),
+            name.as_str(),
+            &cells[0],
+            &cells[1],
+            &cells[2],
+            &cells[3],
+            &cells[4],
+            &cells[5],
+            url.as_str(),
+            &cells[6],
+            &cells[7],
+            &cells[8],
+        ]);
+        let at = t.arena.len();
+        t.arena.push_str(&id);
+        t.arena.push_str(uuid);
+        t.arena.push_str(&name);
+        t.rows.push(Compact {
+            at: at as u32,
+            lens: [id.len() as u32, uuid.len() as u32, name.len() as u32],
+            cells: cells.map(|c| t.interned.id(c)),
+        });
+    }
+
+    /// Ends the list: the closing bracket of the JSON array, or the whole table.
+    pub fn finish(self) {
+        if let Some(j) = self.json {
+            j.finish();
+            return;
+        }
+        let Some(t) = self.table else { return };
+        let dashboard = self.dashboard.as_deref();
+        self.printer.out_lines(|out| {
+            let mut line = String::with_capacity(512);
+            t.columns.header(&mut line);
+            out(&line);
+            for r in &t.rows {
+                let text = |i: usize| {
+                    let from = r.at as usize + r.lens[..i].iter().sum::<u32>() as usize;
+                    &t.arena[from..from + r.lens[i] as usize]
+                };
+                let uuid = text(1);
+                let url = table::cell(dashboard_url(dashboard, uuid).map(Value::String).as_ref());
+                let short: String = uuid.chars().take(7).collect();
+                let c = |i: usize| t.interned.get(r.cells[i]);
+                line.clear();
+                t.columns.line(
+                    &[
+                        text(0),
+                        &short,
+                        text(2),
+                        c(0),
+                        c(1),
+                        c(2),
+                        c(3),
+                        c(4),
+                        c(5),
+                        &url,
+                        c(6),
+                        c(7),
+                        c(8),
+                    ],
+                    &mut line,
+                );
+                out(&line);
+            }
+        });
+    }
+}
+
+/// `--json`: the rows as one pretty-printed array, each written when it comes.
+struct JsonRows<'p> {
+    out: super::JsonStream<'p>,
+    rows: usize,
+    scratch: Vec<u8>,
+}
+
+impl JsonRows<'_> {
+    /// One element, laid out as `serde_json::to_writer_pretty` lays out an array's: each of
+    /// its lines indented by two spaces (a line break inside a JSON string is escaped, so
+    /// every `\n` here is the layout's).
+    fn push(&mut self, row: &Value) {
+        self.scratch.clear();
+        if serde_json::to_writer_pretty(&mut self.scratch, row).is_err() {
+            return;
+        }
+        self.out
+            .push(if self.rows == 0 { b"[\n  " } else { b",\n  " });
+        let buf = self.out.buffer();
+        for (i, line) in self.scratch.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                buf.extend_from_slice(b"\n  ");
+            }
+            buf.extend_from_slice(line);
+        }
+        self.out.written();
+        self.rows += 1;
+    }
+
+    fn finish(mut self) {
+        self.out.push(if self.rows == 0 { b"[]" } else { b"\n]" });
+        self.out.finish();
+    }
+}
+
+/// The table's rows: each row's own cells in one string (`arena`), the repeated ones (a
+/// fleet, a device type, a release) once each.
+struct CompactTable {
+    columns: table::Columns,
+    rows: Vec<Compact>,
+    arena: String,
+    interned: Interner,
+}
+
+/// One table row: the id cell, the uuid (the UUID and DASHBOARD URL cells come from it) and the device name in the arena from `at`, and the other cells by their interned id.
+struct Compact {
+    at: u32,
+    lens: [u32; 3],
+    cells: [u32; 9],
+}
+
+/// Distinct cell texts, each kept once.
+#[derive(Default)]
+struct Interner {
+    ids: std::collections::HashMap<std::rc::Rc<str>, u32>,
+    texts: Vec<std::rc::Rc<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: String) -> u32 {
+        if let Some(id) = self.ids.get(s.as_str()) {
+            return *id;
+        }
+        let rc: std::rc::Rc<str> = s.into();
+        let id = self.texts.len() as u32;
+        self.texts.push(rc.clone());
+        self.ids.insert(rc, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        &self.texts[id as usize]
+    }
 }
 
 /// `{"id","uuid","device_name","fleet"}` of a device in results.

@@ -204,6 +204,78 @@ impl Printer {
     }
 }
 
+/// A JSON document written to stdout in pieces, across awaits (a list decoded page by
+/// page): the pieces are gathered into blocks of 64 KiB, and each block is written with
+/// stdout borrowed only for that write. After a failed write the rest is dropped (the error is
+/// recorded as for any other output). [`JsonStream::finish`] ends the document with `\n`.
+/// A command that fails before the first block is out prints its error as the one document
+/// on stdout, as if nothing had been started.
+pub struct JsonStream<'p> {
+    printer: &'p Printer,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+const STREAM_BLOCK: usize = 64 * 1024;
+
+impl Printer {
+    /// Starts a JSON document on stdout (see [`JsonStream`]).
+    pub fn json_stream(&self) -> JsonStream<'_> {
+        JsonStream {
+            printer: self,
+            buf: Vec::with_capacity(STREAM_BLOCK + 4096),
+            failed: false,
+        }
+    }
+}
+
+impl JsonStream<'_> {
+    /// Appends JSON text (already valid in its place).
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.failed {
+            return;
+        }
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= STREAM_BLOCK {
+            self.flush();
+        }
+    }
+
+    /// The buffer to append to directly, e.g. with `serde_json::to_writer`; call
+    /// [`JsonStream::written`] after.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Writes a full block out, after appending through [`JsonStream::buffer`].
+    pub fn written(&mut self) {
+        if self.failed {
+            self.buf.clear();
+        } else if self.buf.len() >= STREAM_BLOCK {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        // Until the first block is out, an error can still be the one document on stdout.
+        self.printer.json_written.set(true);
+        let r = write_all_flush(&mut **self.printer.out.borrow_mut(), &self.buf);
+        self.buf.clear();
+        if r.is_err() {
+            self.failed = true;
+        }
+        self.printer.record(r);
+    }
+
+    /// The final `\n`, and everything still buffered, to stdout.
+    pub fn finish(mut self) {
+        self.push(b"\n");
+        if !self.failed && !self.buf.is_empty() {
+            self.flush();
+        }
+    }
+}
+
 /// The process's stdout. Rust's `Stdout` treats a closed descriptor (EBADF) as a sink that
 /// accepts everything, so on Unix this is a duplicate of descriptor 1 as a plain file, whose
 /// writes fail when it is closed; a descriptor that can't be duplicated (closed) is a writer

@@ -16,9 +16,32 @@ pub const LIST_FIELDS: &[&str] = &[
 ];
 
 /// `balena release list <fleet> --json`: the releases as the server sent them, newest first,
-/// on one line like the official CLI.
-pub fn list_json(p: &Printer, releases: &[Value]) {
-    p.json_compact(releases);
+/// on one line like the official CLI, each written as it is handed over.
+pub struct JsonList<'p> {
+    out: super::JsonStream<'p>,
+    rows: usize,
+}
+
+impl<'p> JsonList<'p> {
+    pub fn new(p: &'p Printer) -> JsonList<'p> {
+        JsonList {
+            out: p.json_stream(),
+            rows: 0,
+        }
+    }
+
+    pub fn push(&mut self, release: &Map<String, Value>) {
+        self.out.push(if self.rows == 0 { b"[" } else { b"," });
+        // A map of JSON values always serialises.
+        let _ = serde_json::to_writer(self.out.buffer(), release);
+        self.out.written();
+        self.rows += 1;
+    }
+
+    pub fn finish(mut self) {
+        self.out.push(if self.rows == 0 { b"[]" } else { b"]" });
+        self.out.finish();
+    }
 }
 
 /// `balena release list <fleet>` as the official table; each row is dropped once it is a

@@ -142,6 +142,66 @@ pub fn horizontal(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A horizontal table laid out in two passes, for lists too long to hold as cells: the
+/// caller keeps its rows in its own compact form, measures each with [`Columns::fit`], then
+/// writes each with [`Columns::line`]. The bytes are those of [`horizontal`] for the same
+/// cells, which must not hold a line break (they are escaped with [`super::safe`] here, as
+/// there).
+pub struct Columns {
+    headers: Vec<String>,
+    /// The widest cell of each column so far, the header's included.
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    pub fn new(headers: &[&str]) -> Columns {
+        let headers: Vec<String> = headers
+            .iter()
+            .map(|h| super::safe(h).into_owned())
+            .collect();
+        let widths = headers.iter().map(|h| h.width()).collect();
+        Columns { headers, widths }
+    }
+
+    /// Widens the columns to fit one row.
+    pub fn fit<S: AsRef<str>>(&mut self, cells: &[S]) {
+        for (w, c) in self.widths.iter_mut().zip(cells) {
+            *w = (*w).max(super::safe(c.as_ref()).width());
+        }
+    }
+
+    /// The header line, ended by `\n`, appended to `out`.
+    pub fn header(&self, out: &mut String) {
+        self.write(self.headers.iter().map(String::as_str), out);
+    }
+
+    /// One row's line (right-trimmed, ended by `\n`) appended to `out`.
+    pub fn line<S: AsRef<str>>(&self, cells: &[S], out: &mut String) {
+        self.write(cells.iter().map(|c| c.as_ref()), out);
+    }
+
+    fn write<'a>(&self, cells: impl Iterator<Item = &'a str>, out: &mut String) {
+        let start = out.len();
+        let last = self.widths.len().saturating_sub(1);
+        for (i, c) in cells.take(self.widths.len()).enumerate() {
+            let c = super::safe(c);
+            out.push_str(&c);
+            if i < last {
+                // Padded to the column, then one space; a column with nothing in it is one
+                // blank wide, which is the separator.
+                let pad = match self.widths[i] {
+                    0 => 1,
+                    w => w.saturating_sub(c.width()) + 1,
+                };
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let kept = out[start..].trim_end().len();
+        out.truncate(start + kept);
+        out.push('\n');
+    }
+}
+
 fn vertical_table(rows: &[(&str, Option<String>)]) -> Table {
     let mut t = table();
     for (k, v) in rows {
@@ -439,5 +499,71 @@ mod tests {
         let mut t = vertical_table(&[("LABEL", value.clone())]);
         t.set_width(20);
         assert_eq!(render(&t), vertical(None, &[("LABEL", value)]));
+    }
+
+    /// Lays out `rows` with [`Columns`] as the device list does.
+    fn two_pass(headers: &[&str], rows: &[Vec<String>]) -> String {
+        let mut c = Columns::new(headers);
+        for r in rows {
+            c.fit(r);
+        }
+        let mut out = String::new();
+        c.header(&mut out);
+        for r in rows {
+            c.line(r, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn two_pass_columns_match_comfy_table() {
+        // Cells of every kind that matter to the layout: empty, wide, control characters,
+        // trailing and leading blanks, a whole column empty.
+        let pool = [
+            "",
+            "a",
+            "N/a",
+            "abc def",
+            "日本語",
+            "é",
+            "x\ty",
+            "tab\n",
+            " lead",
+            "trail ",
+            "\u{3000}wide space",
+            "0123456789abcdef",
+            "\u{1b}[31mred",
+            "🙂",
+            "a\u{300}",
+        ];
+        let headers = ["ID", "", "NAME", "日付", "LAST"];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..300 {
+            let n_rows = (next() % 6) as usize;
+            let rows: Vec<Vec<String>> = (0..n_rows)
+                .map(|_| {
+                    (0..headers.len())
+                        .map(|col| {
+                            if col == 1 && case % 2 == 0 {
+                                String::new()
+                            } else {
+                                pool[(next() % pool.len() as u64) as usize].to_owned()
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            assert_eq!(
+                two_pass(&headers, &rows),
+                horizontal(&headers, &rows),
+                "rows: {rows:?}"
+            );
+        }
     }
 }

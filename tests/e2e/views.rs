@@ -35,7 +35,9 @@ fn listed(sb: &Sandbox, env: &TestEnv, args: &[&str]) -> Vec<String> {
         .filter(|r| r.path.starts_with("/v7/"))
         .map(Logged::line)
         .collect();
-    assert_eq!(v7.len(), 1, "one request for {argv:?}: {v7:?}");
+    // The fleet (with --fleet), then one page of devices.
+    let pages = 1 + usize::from(args.contains(&"--fleet"));
+    assert_eq!(v7.len(), pages, "requests for {argv:?}: {v7:?}");
     out.json()
         .as_array()
         .expect("array")
@@ -79,9 +81,10 @@ fn device_list_shows_the_release_columns() {
     let env = TestEnv::logged_in(&sb);
     let (out, reqs) = counted(&sb, &env, &["device", "list", "--fleet", "acme/frontdoor"]);
     out.ok();
+    // The fleet, then its devices: one page.
     assert_eq!(
         reqs.iter().filter(|r| r.path.starts_with("/v7/")).count(),
-        1,
+        2,
         "{reqs:?}"
     );
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -131,6 +134,65 @@ fn device_list_shows_the_release_columns() {
     assert_eq!(v[1]["is_pinned_on__release"], json!([]));
     assert_eq!(v[2]["is_running__release"], json!([]));
     assert_eq!(v[2]["behind"], json!(true));
+}
+
+#[test]
+fn device_list_pages_through_a_large_fleet_in_the_server_order() {
+    // 2,500 devices: 3 pages of up to 1,000, by (device_name, id). Names such as
+    // scale-device-10 and scale-device-100 make the name order differ from the id order.
+    let sb = Sandbox::builder()
+        .token(TOKEN)
+        .request_log()
+        .args(&["--devices", "2500", "--releases", "3"])
+        .start();
+    let env = TestEnv::logged_in(&sb);
+    let fleet = sb.get_json("/v7/application?$select=id&$filter=slug%20eq%20'admin/scale-fleet'");
+    let fleet_id = fleet["d"][0]["id"].as_i64().unwrap();
+    // The order of one unpaged query on the server.
+    let all = sb.get_json(&format!(
+        "/v7/device?$select=uuid&$filter=belongs_to__application%20eq%20{fleet_id}&$orderby=device_name%20asc,id%20asc"
+    ));
+    let want: Vec<&str> = all["d"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(want.len(), 2500);
+
+    let (out, reqs) = counted(
+        &sb,
+        &env,
+        &["device", "list", "--fleet", "admin/scale-fleet", "--json"],
+    );
+    out.ok();
+    let v7: Vec<&Logged> = reqs.iter().filter(|r| r.path.starts_with("/v7/")).collect();
+    assert_eq!(v7.len(), 4, "the fleet and 3 pages: {v7:?}");
+    assert!(v7[1..].iter().all(|r| r.path == "/v7/device"), "{v7:?}");
+    let got: Vec<String> = out
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, want);
+
+    let out = env.run(&["device", "list", "--fleet", "admin/scale-fleet"]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2501);
+    let short: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    let want_short: Vec<&str> = want.iter().map(|u| &u[..7]).collect();
+    assert_eq!(short, want_short);
+    // One table: the header's columns hold for every page.
+    let at = lines[0].find("DEVICE TYPE").unwrap();
+    assert!(lines[1..]
+        .iter()
+        .all(|l| l.find(" raspberrypi4-64 ").map(|i| i + 1) == Some(at)));
 }
 
 #[test]

@@ -267,6 +267,43 @@ impl Client {
             .map_err(|e| decode_error("GET", path, &body, &e))
     }
 
+    /// GET `/v7/<path>` and hand each row of `{"d":[…]}` to `row` as the server wrote it
+    /// (its raw JSON text), while the body is still arriving: memory holds one row and one
+    /// chunk, never the whole body. The request is retried as any GET until its answer
+    /// starts; a body that breaks off, or is not `{"d":[…]}` of objects, is an error after
+    /// the rows before the fault were handed over.
+    pub async fn get_rows_raw(
+        &self,
+        v7path: &str,
+        mut row: impl FnMut(&[u8]),
+    ) -> Result<(), ApiError> {
+        let path = format!("/v7/{v7path}");
+        let mut resp = match self.request_reply(Method::Get, &path, None, true).await? {
+            Reply::Open(r) => r,
+            Reply::Body(b) => {
+                let mut rows = crate::rows::Rows::new();
+                return rows
+                    .feed(&b, &mut row)
+                    .and_then(|()| rows.finish())
+                    .map_err(|e| stream_error("GET", &path, &e));
+            }
+        };
+        let mut rows = crate::rows::Rows::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => rows
+                    .feed(&chunk, &mut row)
+                    .map_err(|e| stream_error("GET", &path, &e))?,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("  the answer broke off: {}", describe_reqwest_error(&e));
+                    return Err(transport_error(&e, self.route.proxy()));
+                }
+            }
+        }
+        rows.finish().map_err(|e| stream_error("GET", &path, &e))
+    }
+
     /// `GET /v7/<resource>/$count?$filter=…`: how many rows of `resource` match `filter`.
     pub async fn count(
         &self,
@@ -338,10 +375,17 @@ impl Client {
             });
         }
         let client = self.client()?;
-        let bytes = self
-            .attempt(client, Method::Post, &url, path, Some(&body), false)
+        let bytes = match self
+            .attempt(client, Method::Post, &url, path, Some(&body), Mode::LOGIN)
             .await
-            .map_err(|f| f.error)?;
+            .map_err(|f| f.error)?
+        {
+            Reply::Body(b) => b,
+            Reply::Open(r) => r
+                .bytes()
+                .await
+                .map_err(|e| transport_error(&e, self.route.proxy()))?,
+        };
         let token = String::from_utf8_lossy(&bytes).trim().to_owned();
         if token.is_empty() {
             return Err(ApiError::Decode {
@@ -365,6 +409,24 @@ impl Client {
         path: &str,
         body: Option<&str>,
     ) -> Result<bytes::Bytes, ApiError> {
+        match self.request_reply(method, path, body, false).await? {
+            Reply::Body(b) => Ok(b),
+            Reply::Open(r) => r
+                .bytes()
+                .await
+                .map_err(|e| transport_error(&e, self.route.proxy())),
+        }
+    }
+
+    /// A request, retried as [`Client::request`] says; with `open`, a 2xx answer comes back
+    /// before its body is read ([`Reply::Open`]).
+    async fn request_reply(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        open: bool,
+    ) -> Result<Reply, ApiError> {
         // Every API call here needs credentials: without any, say so without a request.
         self.require_token()?;
         if let Some(t) = &self.cfg.token {
@@ -388,7 +450,17 @@ impl Client {
         let attempts = AtomicU32::new(0);
         let attempt = || {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(client, method, &url, path, body, true)
+            self.attempt(
+                client,
+                method,
+                &url,
+                path,
+                body,
+                Mode {
+                    send_token: true,
+                    open,
+                },
+            )
         };
         let backoff = ExponentialBuilder::new()
             .with_min_delay(policy.base_delay)
@@ -431,8 +503,9 @@ impl Client {
         url: &reqwest::Url,
         path: &str,
         body: Option<&str>,
-        send_token: bool,
-    ) -> Result<bytes::Bytes, Failure> {
+        mode: Mode,
+    ) -> Result<Reply, Failure> {
+        let Mode { send_token, open } = mode;
         let started = Instant::now();
         tracing::debug!("{} {}", method.as_str(), url);
         let token = self.cfg.token.as_ref().filter(|_| send_token);
@@ -487,6 +560,13 @@ impl Client {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("application/json"));
+        if open && (200..300).contains(&status) {
+            tracing::debug!(
+                "  -> {status} ({} ms, body follows)",
+                started.elapsed().as_millis()
+            );
+            return Ok(Reply::Open(resp));
+        }
         // The raw bytes: a success body is parsed from them without a UTF-8 copy.
         // A connection that dies in the middle of the answer is retried like a reset (GET
         // and PATCH are idempotent here; a timeout is not retried).
@@ -509,7 +589,7 @@ impl Client {
         );
 
         if (200..300).contains(&status) {
-            return Ok(bytes);
+            return Ok(Reply::Body(bytes));
         }
         if status == 401 {
             return Err(Failure::final_(ApiError::NotLoggedIn));
@@ -614,6 +694,36 @@ fn transport_error(e: &reqwest::Error, proxy: Option<&Proxy>) -> ApiError {
 
 /// A 2xx body that is not what the API returns: not JSON at all (with its first
 /// characters), or JSON of another shape.
+/// How one attempt is made: with the token or not, and whether a 2xx answer comes back
+/// before its body is read.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    send_token: bool,
+    open: bool,
+}
+
+impl Mode {
+    /// The login request: credentials in the body, never a token.
+    const LOGIN: Mode = Mode {
+        send_token: false,
+        open: false,
+    };
+}
+
+/// A success answer: its body, or the response whose body is still to be read.
+enum Reply {
+    Body(bytes::Bytes),
+    Open(reqwest::Response),
+}
+
+fn stream_error(method: &'static str, path: &str, e: &crate::rows::RowsError) -> ApiError {
+    ApiError::Decode {
+        method,
+        path: path.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
 fn decode_error(
     method: &'static str,
     path: String,

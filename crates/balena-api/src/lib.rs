@@ -51,6 +51,7 @@ pub mod models;
 pub mod odata;
 pub mod patch;
 pub mod proxy;
+mod rows;
 
 pub use client::{is_loopback, Client, ClientConfig, RetryPolicy, VERSION};
 pub use error::ApiError;

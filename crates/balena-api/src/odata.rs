@@ -50,6 +50,8 @@ pub enum Filter {
     Ne(String, Lit),
     /// `field gt value`: keyset paging (`id gt <the last id seen>`).
     Gt(String, Lit),
+    /// `field ge value`: the lower bound of a keyset page on a sort key that may repeat.
+    Ge(String, Lit),
     /// `a ne b`: two fields of the same row differ (null-safe on the server: pinejs
     /// compiles it to `IS DISTINCT FROM`).
     NeField(String, String),
@@ -113,6 +115,11 @@ impl Filter {
             Filter::Gt(field, lit) => {
                 out.push_str(field);
                 out.push_str("%20gt%20");
+                render_lit(lit, out);
+            }
+            Filter::Ge(field, lit) => {
+                out.push_str(field);
+                out.push_str("%20ge%20");
                 render_lit(lit, out);
             }
             Filter::NeField(a, b) => {
