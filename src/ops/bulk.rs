@@ -269,7 +269,7 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
 pub const IN_FLIGHT: usize = 3;
 
 /// Devices of one write: `(id, uuid)`.
-type Targets = Vec<(i64, String)>;
+type Targets = Vec<(i64, Box<str>)>;
 /// What a write sets, and the pin its devices had when planned.
 type WriteKey = (DevicePatch, Option<i64>);
 
@@ -304,11 +304,11 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
                 &Query::new().filter(super::outcome::conditional(c, before)),
             )
         };
-        let mut rest = devices.as_slice();
+        // Each device moves into its chunk (no copy of the uuids).
+        let mut rest = devices.into_iter();
         for chunk in id_chunks(&ids, path_of) {
-            let (these, tail) = rest.split_at(chunk.len());
-            chunks.push(((patch, before), these.to_vec()));
-            rest = tail;
+            let these: Targets = rest.by_ref().take(chunk.len()).collect();
+            chunks.push(((patch, before), these));
         }
     }
     let failed: HashMap<i64, Error> = stream::iter(chunks)

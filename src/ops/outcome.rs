@@ -236,7 +236,7 @@ fn holds_now(d: &Device) -> String {
 ///   when no read back succeeds, [`Error::OutcomeUnknown`].
 pub async fn settle_devices(
     api: &Client,
-    devices: &[(i64, String)],
+    devices: &[(i64, Box<str>)],
     patch: &DevicePatch,
     before: Option<i64>,
     written: Result<(), ApiError>,

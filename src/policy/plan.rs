@@ -240,8 +240,9 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkDevice {
     pub id: i64,
-    pub uuid: String,
-    pub device_name: Option<String>,
+    /// Boxed, not `String`: no spare capacity, 8 bytes less per device.
+    pub uuid: Box<str>,
+    pub device_name: Option<Box<str>>,
     /// The release it was pinned to when read (`None`: it followed its fleet).
     pub pinned: Option<i64>,
 }
@@ -250,8 +251,8 @@ impl BulkDevice {
     pub fn of(d: &Device) -> BulkDevice {
         BulkDevice {
             id: d.id,
-            uuid: d.uuid.clone(),
-            device_name: d.device_name.clone(),
+            uuid: d.uuid.as_str().into(),
+            device_name: d.device_name.as_deref().map(Into::into),
             pinned: d.pinned.id(),
         }
     }
@@ -321,7 +322,7 @@ impl BulkItem {
     pub fn who(&self) -> &str {
         self.device
             .as_ref()
-            .map(|d| d.uuid.as_str())
+            .map(|d| &*d.uuid)
             .or(self.input.as_deref())
             .unwrap_or_default()
     }

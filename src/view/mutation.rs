@@ -340,8 +340,8 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
         let rows: Vec<Vec<String>> = ok()
             .map(|(i, d, plan)| {
                 vec![
-                    d.uuid.clone(),
-                    d.device_name.clone().unwrap_or_else(|| "N/a".into()),
+                    d.uuid.to_string(),
+                    d.device_name.as_deref().unwrap_or("N/a").to_owned(),
                     i.fleet.as_deref().unwrap_or("N/a").to_owned(),
                     plan.change.before.to_string(),
                     plan.change.after.to_string(),
