@@ -430,17 +430,33 @@ impl Builder {
         })
     }
 
+    /// The ORDER BY terms of `order`, then the row id (the order must be total: `$skip`
+    /// and expansions depend on it). The id is never null, so its terms have no NULLS
+    /// clause and are given once: a NULLS clause other than SQLite's default would keep
+    /// SQLite from walking an index such as (fleet, device_name, id) in order.
     fn orderby(&mut self, scopes: &[Scope], order: &[OrderBy]) -> Result<Vec<String>, QueryError> {
+        let id = format!("{}.\"id\"", scopes[0].alias);
         let mut out = Vec::new();
+        let mut has_id = false;
         for o in order {
             let (sql, _) = self.path(scopes, &o.path)?;
-            if o.descending {
+            if sql == id {
+                if !has_id {
+                    has_id = true;
+                    out.push(format!(
+                        "{sql} {}",
+                        if o.descending { "DESC" } else { "ASC" }
+                    ));
+                }
+            } else if o.descending {
                 out.push(format!("{sql} DESC NULLS FIRST"));
             } else {
                 out.push(format!("{sql} ASC NULLS LAST"));
             }
         }
-        out.push(format!("{}.\"id\" ASC", scopes[0].alias));
+        if !has_id {
+            out.push(format!("{id} ASC"));
+        }
         Ok(out)
     }
 }
