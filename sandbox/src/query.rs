@@ -1066,25 +1066,14 @@ pub fn read_first(
     Ok(out)
 }
 
-/// Runs a `/$count`.
-pub fn count(
-    conn: &Connection,
-    access: Access,
-    res: &'static Resource,
-    key: Option<&Key>,
-    opts: &QueryOptions,
-) -> Result<i64, QueryError> {
-    Ok(matching_ids(conn, access, res, key, opts.filter.as_ref())?.len() as i64)
-}
-
-/// The ids of the rows a PATCH/DELETE/`$count` addresses, in id order.
-pub fn matching_ids(
-    conn: &Connection,
+/// The `FROM … WHERE …` of the rows a PATCH/DELETE/`$count` addresses, its alias, and
+/// its parameters.
+fn addressed(
     access: Access,
     res: &'static Resource,
     key: Option<&Key>,
     filter: Option<&Expr>,
-) -> Result<Vec<i64>, QueryError> {
+) -> Result<(String, String, Vec<Value>), QueryError> {
     let mut b = Builder::new(access);
     let alias = b.alias();
     let mut scopes = vec![Scope {
@@ -1112,12 +1101,38 @@ pub fn matching_ids(
     } else {
         format!(" WHERE {}", conds.join(" AND "))
     };
-    let sql = format!(
-        "SELECT {alias}.\"id\" FROM {} {alias}{where_} ORDER BY {alias}.\"id\"",
-        res.table
-    );
+    Ok((
+        format!("FROM {} {alias}{where_}", res.table),
+        alias,
+        b.params,
+    ))
+}
+
+/// Runs a `/$count`.
+pub fn count(
+    conn: &Connection,
+    access: Access,
+    res: &'static Resource,
+    key: Option<&Key>,
+    opts: &QueryOptions,
+) -> Result<i64, QueryError> {
+    let (from, _, params) = addressed(access, res, key, opts.filter.as_ref())?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT COUNT(*) {from}"))?;
+    Ok(stmt.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
+}
+
+/// The ids of the rows a PATCH/DELETE addresses, in id order.
+pub fn matching_ids(
+    conn: &Connection,
+    access: Access,
+    res: &'static Resource,
+    key: Option<&Key>,
+    filter: Option<&Expr>,
+) -> Result<Vec<i64>, QueryError> {
+    let (from, alias, params) = addressed(access, res, key, filter)?;
+    let sql = format!("SELECT {alias}.\"id\" {from} ORDER BY {alias}.\"id\"");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(b.params.iter()), |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
         r.get::<_, i64>(0)
     })?;
     let mut out = Vec::new();
