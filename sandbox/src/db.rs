@@ -36,7 +36,19 @@ pub fn open(path: Option<&Path>) -> anyhow::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(256);
     migrate(&conn)?;
+    ensure_indexes(&conn)?;
     Ok(conn)
+}
+
+/// Indexes added after a schema version, created at every open when missing (so that
+/// databases made by an older sandbox get them too; a no-op once they exist).
+fn ensure_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    // The devices of a fleet in name order (and, the rowid being the last column of every
+    // index, in id order among equal names): the CLI's keyset paging on (device_name, id)
+    // walks it and stops after a page.
+    conn.execute_batch(
+        r#"CREATE INDEX IF NOT EXISTS device_app_name ON t_device ("belongs_to__application", "device_name");"#,
+    )
 }
 
 /// A read-only connection to the database file `path`, which [`open`] has created and

@@ -52,6 +52,13 @@ impl Answer {
             )),
         }
     }
+    /// An answer whose body is JSON text already.
+    pub fn json_text(status: u16, body: Vec<u8>) -> Self {
+        Answer {
+            status,
+            body: Some((JSON_TYPE, body)),
+        }
+    }
     pub fn empty(status: u16) -> Self {
         Answer { status, body: None }
     }
@@ -156,12 +163,13 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
             started.elapsed(),
         );
     }
-    let mut resp = Response::new(match answer.body {
-        Some((_, ref b)) => Body::from(b.clone()),
-        None => Body::empty(),
-    });
+    let (content_type, body) = match answer.body {
+        Some((ct, b)) => (Some(ct), Body::from(b)),
+        None => (None, Body::empty()),
+    };
+    let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-    if let Some((ct, _)) = answer.body {
+    if let Some(ct) = content_type {
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
@@ -401,11 +409,8 @@ fn v7(
             let n = query::count(conn, access, res, key, &opts)?;
             return Ok(Answer::json(200, &json!({ "d": n })));
         }
-        let rows = query::read(conn, access, res, key, &opts)?;
-        // Move the rows into the envelope: `json!` would serialise them into a deep copy.
-        let mut envelope = serde_json::Map::new();
-        envelope.insert("d".into(), Json::Array(rows));
-        return Ok(Answer::json(200, &Json::Object(envelope)));
+        let body = query::read_body(conn, access, res, key, &opts)?;
+        return Ok(Answer::json_text(200, body));
     }
     if rp.count {
         return Err(ApiError::bad(format!("Malformed url: '{received}'")));
@@ -425,14 +430,14 @@ fn v7(
             }
             let body = parse_body()?;
             let id = rules::create(&tx, access, res, &body, WriteMode::default())?;
-            let rows = query::read(
+            let row = query::read_first(
                 &tx,
                 Access::Root,
                 res,
                 Some(&odata::Key::Id(id)),
                 &Default::default(),
             )?;
-            Answer::json(201, rows.first().unwrap_or(&Json::Null))
+            Answer::json_text(201, row)
         }
         Method::PATCH | Method::PUT => {
             let body = parse_body()?;

@@ -4,11 +4,9 @@
 //! Request values only ever reach SQLite as numbered parameters (`?N`); the SQL text is
 //! built from identifiers in `crate::schema` and aliases generated here.
 
-use std::collections::HashMap;
-
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::odata::{CmpOp, Expr, Func, Key, LambdaKind, Literal, OrderBy, QueryOptions};
 use crate::schema::{Guest, Resource, Ty};
@@ -432,17 +430,33 @@ impl Builder {
         })
     }
 
+    /// The ORDER BY terms of `order`, then the row id (the order must be total: `$skip`
+    /// and expansions depend on it). The id is never null, so its terms have no NULLS
+    /// clause and are given once: a NULLS clause other than SQLite's default would keep
+    /// SQLite from walking an index such as (fleet, device_name, id) in order.
     fn orderby(&mut self, scopes: &[Scope], order: &[OrderBy]) -> Result<Vec<String>, QueryError> {
+        let id = format!("{}.\"id\"", scopes[0].alias);
         let mut out = Vec::new();
+        let mut has_id = false;
         for o in order {
             let (sql, _) = self.path(scopes, &o.path)?;
-            if o.descending {
+            if sql == id {
+                if !has_id {
+                    has_id = true;
+                    out.push(format!(
+                        "{sql} {}",
+                        if o.descending { "DESC" } else { "ASC" }
+                    ));
+                }
+            } else if o.descending {
                 out.push(format!("{sql} DESC NULLS FIRST"));
             } else {
                 out.push(format!("{sql} ASC NULLS LAST"));
             }
         }
-        out.push(format!("{}.\"id\" ASC", scopes[0].alias));
+        if !has_id {
+            out.push(format!("{id} ASC"));
+        }
         Ok(out)
     }
 }
@@ -480,13 +494,15 @@ fn selected_fields(
     }
 }
 
-/// Turns one column of a result row into JSON.
-pub fn json_of(v: ValueRef<'_>, ty: Ty) -> Json {
+/// Turns one column of a result row into JSON: the reference [`write_json_of`] is tested
+/// against.
+#[cfg(test)]
+fn json_of(v: ValueRef<'_>, ty: Ty) -> Json {
     match (v, ty) {
         (ValueRef::Null, _) => Json::Null,
         (ValueRef::Integer(i), Ty::Bool) => Json::Bool(i != 0),
         (ValueRef::Integer(i), Ty::Fk) => {
-            let mut m = Map::new();
+            let mut m = serde_json::Map::new();
             m.insert("__id".into(), Json::from(i));
             Json::Object(m)
         }
@@ -515,10 +531,164 @@ enum Source<'a> {
     },
 }
 
-struct Row {
-    parent: i64,
-    id: i64,
-    fields: Map<String, Json>,
+/// The rows of one level of a read, with their expansions, ready to be written as JSON.
+///
+/// The selected fields of every row are written as JSON while the rows are read, end to
+/// end in one buffer (`"name":value` members, comma-separated, without braces); an object
+/// is then put together from its expansions' members and that text, without building
+/// `serde_json` values. A child row standing under several parents (many devices run one
+/// release) is stored once and written for each of them.
+struct Level {
+    /// The parent id of each row (expansions only; 0 at the top level).
+    parents: Vec<i64>,
+    ids: Vec<i64>,
+    /// The fields' members of all rows; row `i` ends at `ends[i]`.
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    /// The members that come first, in `$expand` order: the key (`"name":`) and the index
+    /// in `expansions` of the expansion that fills it (the last one of that name).
+    slots: Vec<(Vec<u8>, usize)>,
+    expansions: Vec<Expansion>,
+}
+
+enum Expansion {
+    /// `nav/$count`: (parent id, count), by parent id; a missing parent counts 0.
+    Count(Vec<(i64, i64)>),
+    /// The child rows, and for each parent id (in increasing order) its range of them.
+    Rows {
+        level: Level,
+        groups: Vec<(i64, usize, usize)>,
+    },
+}
+
+impl Level {
+    fn empty() -> Self {
+        Level {
+            parents: Vec::new(),
+            ids: Vec::new(),
+            fields: Vec::new(),
+            ends: Vec::new(),
+            slots: Vec::new(),
+            expansions: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// A guess at the JSON size of all rows, for reserving the answer's buffer.
+    fn size_hint(&self) -> usize {
+        let mut n = self.fields.len() + 3 * self.len();
+        for e in &self.expansions {
+            if let Expansion::Rows { level, .. } = e {
+                n += level.size_hint();
+            }
+        }
+        n
+    }
+
+    /// Writes row `i` as a JSON object.
+    fn write_row(&self, i: usize, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let id = self.ids[i];
+        for (n, (key, e)) in self.slots.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            match &self.expansions[*e] {
+                Expansion::Count(counts) => {
+                    let c = counts
+                        .binary_search_by_key(&id, |c| c.0)
+                        .map_or(0, |k| counts[k].1);
+                    write_int(out, c);
+                }
+                Expansion::Rows { level, groups } => {
+                    out.push(b'[');
+                    if let Ok(k) = groups.binary_search_by_key(&id, |g| g.0) {
+                        let (_, start, end) = groups[k];
+                        for j in start..end {
+                            if j > start {
+                                out.push(b',');
+                            }
+                            level.write_row(j, out);
+                        }
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let fields = &self.fields[start..self.ends[i]];
+        if !fields.is_empty() {
+            if !self.slots.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(fields);
+        }
+        out.push(b'}');
+    }
+
+    /// Writes all rows as a JSON array.
+    fn write_array(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for i in 0..self.len() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.write_row(i, out);
+        }
+        out.push(b']');
+    }
+}
+
+/// Serialises `v` with serde_json into `out`.
+fn write_ser<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("serialising JSON into memory cannot fail");
+}
+
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    write_ser(out, &i);
+}
+
+/// Writes one column of a result row as JSON: the serialisation of [`json_of`]'s value,
+/// byte for byte.
+fn write_json_of(out: &mut Vec<u8>, v: ValueRef<'_>, ty: Ty) {
+    match (v, ty) {
+        (ValueRef::Null, _) => out.extend_from_slice(b"null"),
+        (ValueRef::Integer(i), Ty::Bool) => {
+            out.extend_from_slice(if i != 0 { b"true" } else { b"false" })
+        }
+        (ValueRef::Integer(i), Ty::Fk) => {
+            out.extend_from_slice(b"{\"__id\":");
+            write_int(out, i);
+            out.push(b'}');
+        }
+        (ValueRef::Integer(i), _) => write_int(out, i),
+        (ValueRef::Real(f), _) => match serde_json::Number::from_f64(f) {
+            Some(n) => write_ser(out, &n),
+            None => out.extend_from_slice(b"null"),
+        },
+        (ValueRef::Text(t), Ty::Json) => {
+            let s = String::from_utf8_lossy(t);
+            match serde_json::from_str::<Json>(&s) {
+                Ok(j) => write_ser(out, &j),
+                Err(_) => write_ser(out, &*s),
+            }
+        }
+        (ValueRef::Text(t), _) | (ValueRef::Blob(t), _) => {
+            write_ser(out, &*String::from_utf8_lossy(t))
+        }
+    }
+}
+
+/// `"name":`, as serde_json writes an object key.
+fn member_key(name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 3);
+    write_ser(&mut k, name);
+    k.push(b':');
+    k
 }
 
 fn clamp(n: Option<u64>) -> Option<i64> {
@@ -526,13 +696,14 @@ fn clamp(n: Option<u64>) -> Option<i64> {
 }
 
 fn ids_json(ids: &[i64]) -> String {
+    use std::fmt::Write;
     let mut s = String::with_capacity(ids.len() * 8 + 2);
     s.push('[');
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&id.to_string());
+        let _ = write!(s, "{id}");
     }
     s.push(']');
     s
@@ -545,7 +716,7 @@ fn read_level(
     res: &'static Resource,
     opts: &QueryOptions,
     source: Source<'_>,
-) -> Result<Vec<Row>, QueryError> {
+) -> Result<Level, QueryError> {
     let fields = selected_fields(res, &opts.select)?;
     // Validate expansions before running anything.
     let mut navs = Vec::new();
@@ -562,6 +733,12 @@ fn read_level(
         })?;
         navs.push(nav);
     }
+    // An expansion takes the place of the field of its name.
+    let fields: Vec<_> = fields
+        .into_iter()
+        .filter(|f| !opts.expand.iter().any(|e| e.property == f.name))
+        .collect();
+    let keys: Vec<Vec<u8>> = fields.iter().map(|f| member_key(f.name)).collect();
 
     let mut b = Builder::new(access);
     let alias = b.alias();
@@ -586,7 +763,7 @@ fn read_level(
     let top = clamp(opts.top);
     let skip = clamp(opts.skip).unwrap_or(0);
 
-    let (sql, nested) = match &source {
+    let sql = match &source {
         Source::Root(extra) => {
             if let Some((cond, params)) = extra {
                 let mut c = cond.replace("{t}", &alias);
@@ -602,15 +779,12 @@ fn read_level(
             } else {
                 format!(" WHERE {}", conds.join(" AND "))
             };
-            let mut sql = format!(
-                "SELECT 0, {} FROM {table} {alias}{where_} ORDER BY {order}",
+            let lim = b.param(Value::Integer(top.unwrap_or(-1)));
+            let off = b.param(Value::Integer(skip));
+            format!(
+                "SELECT 0, {} FROM {table} {alias}{where_} ORDER BY {order} LIMIT {lim} OFFSET {off}",
                 cols.join(", ")
-            );
-            let lim = top.unwrap_or(-1);
-            let l = b.param(Value::Integer(lim));
-            let o = b.param(Value::Integer(skip));
-            sql.push_str(&format!(" LIMIT {l} OFFSET {o}"));
-            (sql, false)
+            )
         }
         Source::Children {
             parent,
@@ -624,68 +798,79 @@ fn read_level(
                 format!("{p}.\"id\" IN (SELECT value FROM json_each({ids}))"),
             );
             let link = link.replace("{p}", p).replace("{c}", &alias);
-            let lo = b.param(Value::Integer(skip));
-            let hi = match top {
-                Some(t) => b.param(Value::Integer(skip.saturating_add(t))),
-                None => "-1".to_string(),
-            };
-            let hi_cond = if top.is_some() {
-                format!(" AND __rn <= {hi}")
-            } else {
-                String::new()
-            };
-            let sql = format!(
-                "SELECT * FROM (SELECT {p}.\"id\" AS __pid, {}, ROW_NUMBER() OVER (PARTITION BY {p}.\"id\" ORDER BY {order}) AS __rn FROM {ptable} {p} JOIN {table} {alias} ON {link} WHERE {}) WHERE __rn > {lo}{hi_cond} ORDER BY __pid, __rn",
-                cols.join(", "),
+            let from = format!(
+                "FROM {ptable} {p} JOIN {table} {alias} ON {link} WHERE {}",
                 conds.join(" AND "),
                 ptable = parent.table,
             );
-            (sql, true)
+            if top.is_none() && skip == 0 {
+                // All children of each parent: the rows in parent order, each parent's in
+                // the requested order (which ends with the child id, so it is total).
+                format!(
+                    "SELECT {p}.\"id\" AS __pid, {} {from} ORDER BY __pid, {order}",
+                    cols.join(", ")
+                )
+            } else {
+                let lo = b.param(Value::Integer(skip));
+                let hi_cond = match top {
+                    Some(t) => {
+                        let hi = b.param(Value::Integer(skip.saturating_add(t)));
+                        format!(" AND __rn <= {hi}")
+                    }
+                    None => String::new(),
+                };
+                format!(
+                    "SELECT * FROM (SELECT {p}.\"id\" AS __pid, {}, ROW_NUMBER() OVER (PARTITION BY {p}.\"id\" ORDER BY {order}) AS __rn {from}) WHERE __rn > {lo}{hi_cond} ORDER BY __pid, __rn",
+                    cols.join(", ")
+                )
+            }
         }
     };
-    let _ = nested;
 
+    let mut level = Level::empty();
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows_out = Vec::new();
     let mut rows = stmt.query(rusqlite::params_from_iter(b.params.iter()))?;
     while let Some(row) = rows.next()? {
-        let parent: i64 = match row.get_ref(0)? {
-            ValueRef::Integer(i) => i,
-            _ => 0,
+        let int_at = |i: usize| -> Result<i64, QueryError> {
+            Ok(match row.get_ref(i)? {
+                ValueRef::Integer(i) => i,
+                _ => 0,
+            })
         };
-        let id: i64 = match row.get_ref(1)? {
-            ValueRef::Integer(i) => i,
-            _ => 0,
-        };
-        let mut map = Map::new();
-        for (i, f) in fields.iter().enumerate() {
-            map.insert(f.name.to_string(), json_of(row.get_ref(i + 2)?, f.ty));
+        level.parents.push(int_at(0)?);
+        level.ids.push(int_at(1)?);
+        for (i, (f, key)) in fields.iter().zip(&keys).enumerate() {
+            if i > 0 {
+                level.fields.push(b',');
+            }
+            level.fields.extend_from_slice(key);
+            write_json_of(&mut level.fields, row.get_ref(i + 2)?, f.ty);
         }
-        rows_out.push(Row {
-            parent,
-            id,
-            fields: map,
-        });
+        level.ends.push(level.fields.len());
     }
     drop(rows);
     drop(stmt);
 
     if opts.expand.is_empty() {
-        return Ok(rows_out);
+        return Ok(level);
     }
-    let mut ids: Vec<i64> = rows_out.iter().map(|r| r.id).collect();
+    let mut ids = level.ids.clone();
     ids.sort_unstable();
     ids.dedup();
-    let mut expanded: Vec<(String, HashMap<i64, Json>)> = Vec::new();
-    for (e, nav) in opts.expand.iter().zip(navs.iter()) {
-        let mut by_parent: HashMap<i64, Json> = HashMap::new();
-        if !ids.is_empty() {
-            if e.count {
-                for (pid, n) in count_children(conn, access, res, nav, &e.options, &ids)? {
-                    by_parent.insert(pid, Json::from(n));
-                }
+    for (k, (e, nav)) in opts.expand.iter().zip(navs.iter()).enumerate() {
+        let expansion = if e.count {
+            let mut counts = if ids.is_empty() {
+                Vec::new()
             } else {
-                let children = read_level(
+                count_children(conn, access, res, nav, &e.options, &ids)?
+            };
+            counts.sort_unstable();
+            Expansion::Count(counts)
+        } else {
+            let child = if ids.is_empty() {
+                Level::empty()
+            } else {
+                read_level(
                     conn,
                     access,
                     nav.target,
@@ -695,51 +880,31 @@ fn read_level(
                         link: &nav.link,
                         parent_ids: &ids,
                     },
-                )?;
-                for c in children {
-                    let entry = by_parent
-                        .entry(c.parent)
-                        .or_insert_with(|| Json::Array(Vec::new()));
-                    if let Json::Array(a) = entry {
-                        a.push(Json::Object(c.fields));
-                    }
-                }
-            }
-        }
-        expanded.push((e.property.clone(), by_parent));
-    }
-    // A child row can stand under several parents (many devices run one release): its
-    // expansions are cloned for every use but the last, which takes them.
-    let mut last_use: HashMap<i64, usize> = HashMap::with_capacity(rows_out.len());
-    for (i, row) in rows_out.iter().enumerate() {
-        last_use.insert(row.id, i);
-    }
-    for (i, row) in rows_out.iter_mut().enumerate() {
-        let is_last = last_use.get(&row.id) == Some(&i);
-        let mut out = Map::new();
-        for ((name, by_parent), e) in expanded.iter_mut().zip(opts.expand.iter()) {
-            let v = if is_last {
-                by_parent.remove(&row.id)
-            } else {
-                by_parent.get(&row.id).cloned()
+                )?
             };
-            let v = v.unwrap_or_else(|| {
-                if e.count {
-                    Json::from(0)
-                } else {
-                    Json::Array(Vec::new())
+            // The children come ordered by parent id.
+            let mut groups: Vec<(i64, usize, usize)> = Vec::new();
+            for (j, &pid) in child.parents.iter().enumerate() {
+                match groups.last_mut() {
+                    Some(g) if g.0 == pid => g.2 = j + 1,
+                    _ => groups.push((pid, j, j + 1)),
                 }
-            });
-            out.insert(name.clone(), v);
-        }
-        for (k, v) in std::mem::take(&mut row.fields) {
-            if !out.contains_key(&k) {
-                out.insert(k, v);
             }
+            Expansion::Rows {
+                level: child,
+                groups,
+            }
+        };
+        level.expansions.push(expansion);
+        // A name expanded twice keeps its first place and takes the last expansion.
+        let key = member_key(&e.property);
+        if let Some(slot) = level.slots.iter_mut().find(|s| s.0 == key) {
+            slot.1 = k;
+        } else {
+            level.slots.push((key, k));
         }
-        row.fields = out;
     }
-    Ok(rows_out)
+    Ok(level)
 }
 
 fn count_children(
@@ -853,41 +1018,62 @@ fn guest_may_read(res: &'static Resource, opts: &QueryOptions) -> Result<(), Que
     Ok(())
 }
 
-/// Runs a GET: the `d` array of the answer.
-pub fn read(
+fn read_top(
     conn: &Connection,
     access: Access,
     res: &'static Resource,
     key: Option<&Key>,
     opts: &QueryOptions,
-) -> Result<Vec<Json>, QueryError> {
+) -> Result<Level, QueryError> {
     if access == Access::Guest {
         guest_may_read(res, opts)?;
     }
     let extra = key_condition(res, key)?;
-    let rows = read_level(conn, access, res, opts, Source::Root(extra))?;
-    Ok(rows.into_iter().map(|r| Json::Object(r.fields)).collect())
+    read_level(conn, access, res, opts, Source::Root(extra))
 }
 
-/// Runs a `/$count`.
-pub fn count(
+/// Runs a GET: the body of the answer, `{"d":[…]}`.
+pub fn read_body(
     conn: &Connection,
     access: Access,
     res: &'static Resource,
     key: Option<&Key>,
     opts: &QueryOptions,
-) -> Result<i64, QueryError> {
-    Ok(matching_ids(conn, access, res, key, opts.filter.as_ref())?.len() as i64)
+) -> Result<Vec<u8>, QueryError> {
+    let level = read_top(conn, access, res, key, opts)?;
+    let mut out = Vec::with_capacity(level.size_hint() + 8);
+    out.extend_from_slice(b"{\"d\":");
+    level.write_array(&mut out);
+    out.push(b'}');
+    Ok(out)
 }
 
-/// The ids of the rows a PATCH/DELETE/`$count` addresses, in id order.
-pub fn matching_ids(
+/// Runs a GET: the first row found as JSON text, `null` when there is none.
+pub fn read_first(
     conn: &Connection,
     access: Access,
     res: &'static Resource,
     key: Option<&Key>,
+    opts: &QueryOptions,
+) -> Result<Vec<u8>, QueryError> {
+    let level = read_top(conn, access, res, key, opts)?;
+    let mut out = Vec::new();
+    if level.len() == 0 {
+        out.extend_from_slice(b"null");
+    } else {
+        level.write_row(0, &mut out);
+    }
+    Ok(out)
+}
+
+/// The `FROM … WHERE …` of the rows a PATCH/DELETE/`$count` addresses, its alias, and
+/// its parameters.
+fn addressed(
+    access: Access,
+    res: &'static Resource,
+    key: Option<&Key>,
     filter: Option<&Expr>,
-) -> Result<Vec<i64>, QueryError> {
+) -> Result<(String, String, Vec<Value>), QueryError> {
     let mut b = Builder::new(access);
     let alias = b.alias();
     let mut scopes = vec![Scope {
@@ -915,12 +1101,38 @@ pub fn matching_ids(
     } else {
         format!(" WHERE {}", conds.join(" AND "))
     };
-    let sql = format!(
-        "SELECT {alias}.\"id\" FROM {} {alias}{where_} ORDER BY {alias}.\"id\"",
-        res.table
-    );
+    Ok((
+        format!("FROM {} {alias}{where_}", res.table),
+        alias,
+        b.params,
+    ))
+}
+
+/// Runs a `/$count`.
+pub fn count(
+    conn: &Connection,
+    access: Access,
+    res: &'static Resource,
+    key: Option<&Key>,
+    opts: &QueryOptions,
+) -> Result<i64, QueryError> {
+    let (from, _, params) = addressed(access, res, key, opts.filter.as_ref())?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT COUNT(*) {from}"))?;
+    Ok(stmt.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?)
+}
+
+/// The ids of the rows a PATCH/DELETE addresses, in id order.
+pub fn matching_ids(
+    conn: &Connection,
+    access: Access,
+    res: &'static Resource,
+    key: Option<&Key>,
+    filter: Option<&Expr>,
+) -> Result<Vec<i64>, QueryError> {
+    let (from, alias, params) = addressed(access, res, key, filter)?;
+    let sql = format!("SELECT {alias}.\"id\" {from} ORDER BY {alias}.\"id\"");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(b.params.iter()), |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
         r.get::<_, i64>(0)
     })?;
     let mut out = Vec::new();
@@ -928,4 +1140,53 @@ pub fn matching_ids(
         out.push(r?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_written_as_their_values_serialise() {
+        let texts: &[&[u8]] = &[
+            b"",
+            b"plain",
+            b"tab\t \"quoted\" \\ \x01\x1f\x7f \xc3\xa9 \xf0\x9f\x8e\x89",
+            b"invalid \xff utf-8",
+            b"{\"b\":1.5,\"a\":[1e300,-0.0,0.1,123456789012345678901234567890],\"z\":{\"y\":null,\"x\":true,\"y\":2}}",
+            b"[1,\"two\",3.25,null]",
+            b"12",
+            b"not json {",
+            b"\"a string\"",
+        ];
+        let mut values = vec![
+            ValueRef::Null,
+            ValueRef::Integer(0),
+            ValueRef::Integer(1),
+            ValueRef::Integer(-7),
+            ValueRef::Integer(i64::MAX),
+            ValueRef::Integer(i64::MIN),
+            ValueRef::Real(0.1 + 0.2),
+            ValueRef::Real(-0.0),
+            ValueRef::Real(1e300 * 10.0),
+            ValueRef::Real(f64::NAN),
+            ValueRef::Real(3.5),
+        ];
+        for t in texts {
+            values.push(ValueRef::Text(t));
+            values.push(ValueRef::Blob(t));
+        }
+        for ty in [Ty::Int, Ty::Bool, Ty::Fk, Ty::Text, Ty::Date, Ty::Json] {
+            for v in &values {
+                let mut out = Vec::new();
+                write_json_of(&mut out, *v, ty);
+                let want = serde_json::to_vec(&json_of(*v, ty)).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&want),
+                    "{v:?} as {ty:?}"
+                );
+            }
+        }
+    }
 }
