@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::schema::{Ty, RESOURCES};
 
 /// The current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Built-in device types: (id, slug, name). raspberrypi4-64 has id 11 as on the reference
 /// server.
@@ -105,13 +105,10 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         migrate_v1(conn)?;
     }
     // v2: users' password hashes (bcrypt) and the session tokens `POST /login_` issues.
-    // v3: a fleet's devices in name order, for keyset pages on (device_name, id): a page
-    // is a walk along this index, wherever it starts.
     conn.execute_batch(&format!(
         r#"BEGIN;
 CREATE TABLE IF NOT EXISTS user_password ("user_id" INTEGER PRIMARY KEY, "hash" TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS session ("token" TEXT PRIMARY KEY, "user_id" INTEGER NOT NULL, "expires_at" INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS device_app_name ON t_device ("belongs_to__application", "device_name", "id");
 PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;"#
     ))?;
