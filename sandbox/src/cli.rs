@@ -50,10 +50,30 @@ pub struct Args {
     #[arg(long, value_name = "M", requires = "devices")]
     pub releases: Option<u64>,
 
-    /// Simulate devices: all online, each reaching its target release this long after the
-    /// target changes (e.g. `500ms`, `2s`, `1m`).
+    /// Simulate devices: online, each reaching its target release this long after the
+    /// target changes (e.g. `500ms`, `2s`, `1m`), with failures on demand.
+    ///
+    /// An update walks `update_status` through `downloading` (`download_progress` 0 to 100,
+    /// the first 60 % of DURATION), `downloaded` (10 %), `applying changes` (30 %), then
+    /// `done` with `is_running__release` set, updating `last_update_status_event` at each
+    /// step. A device tagged `sandbox.fail` fails instead: `reject` (`rejected` at once, stays
+    /// on its release), `abort` (downloads, then `aborted`), `offline` (goes offline when
+    /// targeted at another release and does not update), `stall` (stays `downloading` at 50 %).
+    /// A device tagged `sandbox.offline` (any value) is offline from the start and never
+    /// updated. See sandbox/FIXTURES.md.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub simulate_updates: Option<Duration>,
+
+    /// With --simulate-updates: a fraction P (0 to 1) of the devices rejects every update.
+    ///
+    /// The devices are chosen by a hash of the device id and --fail-seed, so the same ones
+    /// reject on every run. A `sandbox.fail` tag takes precedence.
+    #[arg(long, value_name = "P", requires = "simulate_updates", value_parser = parse_fraction)]
+    pub fail_rate: Option<f64>,
+
+    /// The seed of --fail-rate's choice of devices [default: 0].
+    #[arg(long, value_name = "N", requires = "fail_rate")]
+    pub fail_seed: Option<u64>,
 
     /// Append one JSON line per request to this file.
     #[arg(long, value_name = "FILE")]
@@ -82,6 +102,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("invalid duration '{t}': {e} (examples: 500ms, 2s, 1m)"))
+}
+
+/// Parses a fraction between 0 and 1 (`0`, `0.25`, `1`).
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    match t.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "invalid fraction '{t}': a number from 0 to 1, e.g. 0.1"
+        )),
+    }
 }
 
 /// Creates a folder (and its missing parents) for the owner only.
@@ -282,8 +313,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "balena-sandbox: could not print the URL and API key on stdout ({e}); serving {url} anyway"
             );
         }
-        if let Some(d) = args.simulate_updates {
-            simulate::spawn(state.clone(), d);
+        if let Some(duration) = args.simulate_updates {
+            simulate::spawn(
+                state.clone(),
+                simulate::Options {
+                    duration,
+                    fail_rate: args.fail_rate.unwrap_or(0.0),
+                    fail_seed: args.fail_seed.unwrap_or(0),
+                },
+            );
         }
         http::serve(listener, http::router(state), shutdown_signal()).await;
         eprintln!("balena-sandbox: stopped");
@@ -301,6 +339,37 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn fractions() {
+        assert_eq!(parse_fraction("0").unwrap(), 0.0);
+        assert_eq!(parse_fraction(" 0.25 ").unwrap(), 0.25);
+        assert_eq!(parse_fraction("1").unwrap(), 1.0);
+        for bad in ["", "-0.1", "1.01", "x", "NaN", "inf"] {
+            assert!(parse_fraction(bad).is_err(), "{bad:?}");
+        }
+        let parse = |args: &[&str]| Args::try_parse_from(args.iter().copied());
+        assert!(parse(&["balena-sandbox", "--fail-rate", "0.5"]).is_err());
+        assert!(parse(&[
+            "balena-sandbox",
+            "--simulate-updates",
+            "1s",
+            "--fail-seed",
+            "3"
+        ])
+        .is_err());
+        let a = parse(&[
+            "balena-sandbox",
+            "--simulate-updates",
+            "1s",
+            "--fail-rate",
+            "0.5",
+            "--fail-seed",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((a.fail_rate, a.fail_seed), (Some(0.5), Some(3)));
     }
 
     #[test]

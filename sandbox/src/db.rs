@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::schema::{Ty, RESOURCES};
 
 /// The current schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Built-in device types: (id, slug, name). raspberrypi4-64 has id 11 as on the reference
 /// server.
@@ -105,33 +105,46 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         migrate_v1(conn)?;
     }
     // v2: users' password hashes (bcrypt) and the session tokens `POST /login_` issues.
+    // v3: application tags (a database of v1 or v2 lacks their table), and device tags by
+    // key (the update simulation looks up `sandbox.*` tags).
     conn.execute_batch(&format!(
         r#"BEGIN;
 CREATE TABLE IF NOT EXISTS user_password ("user_id" INTEGER PRIMARY KEY, "hash" TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS session ("token" TEXT PRIMARY KEY, "user_id" INTEGER NOT NULL, "expires_at" INTEGER NOT NULL);
+{}
+CREATE UNIQUE INDEX IF NOT EXISTS application_tag_key ON t_application_tag ("application", "tag_key");
+CREATE INDEX IF NOT EXISTS device_tag_by_key ON t_device_tag ("tag_key", "device");
 PRAGMA user_version = {SCHEMA_VERSION};
-COMMIT;"#
+COMMIT;"#,
+        table_ddl(&crate::schema::APPLICATION_TAG, true)
     ))?;
     Ok(())
+}
+
+/// `CREATE TABLE` of a resource's table: `id`, its stored fields and hidden columns.
+fn table_ddl(res: &crate::schema::Resource, if_not_exists: bool) -> String {
+    let mut cols = vec!["\"id\" INTEGER PRIMARY KEY".to_string()];
+    for f in res.fields {
+        if f.stored() && f.name != "id" {
+            cols.push(format!("\"{}\" {}", f.name, sql_type(f.ty)));
+        }
+    }
+    for (name, ty) in res.hidden_columns {
+        cols.push(format!("\"{name}\" {}", sql_type(*ty)));
+    }
+    format!(
+        "CREATE TABLE {}{} ({});",
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        res.table,
+        cols.join(", ")
+    )
 }
 
 fn migrate_v1(conn: &Connection) -> anyhow::Result<()> {
     let mut ddl = String::from("BEGIN;\n");
     for res in RESOURCES {
-        let mut cols = vec!["\"id\" INTEGER PRIMARY KEY".to_string()];
-        for f in res.fields {
-            if f.stored() && f.name != "id" {
-                cols.push(format!("\"{}\" {}", f.name, sql_type(f.ty)));
-            }
-        }
-        for (name, ty) in res.hidden_columns {
-            cols.push(format!("\"{name}\" {}", sql_type(*ty)));
-        }
-        ddl.push_str(&format!(
-            "CREATE TABLE {} ({});\n",
-            res.table,
-            cols.join(", ")
-        ));
+        ddl.push_str(&table_ddl(res, false));
+        ddl.push('\n');
     }
     ddl.push_str(
         r#"
@@ -354,4 +367,53 @@ pub fn add_api_key(
         rusqlite::params![key, user, name, now()],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before application tags existed (schema v2) gets their table and
+    /// indexes when it is opened again, and keeps its data.
+    #[test]
+    fn a_v2_database_gains_application_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = open(Some(&path)).unwrap();
+            conn.execute_batch(
+                "DROP TABLE t_application_tag; DROP INDEX device_tag_by_key; \
+                 INSERT INTO meta (\"key\", \"value\") VALUES ('kept', 'yes'); PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let conn = open(Some(&path)).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND name IN ('application_tag_key', 'device_tag_by_key') ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["application_tag_key", "device_tag_by_key"]);
+        conn.execute(
+            "INSERT INTO t_application_tag (\"application\", \"tag_key\", \"value\") VALUES (1, 'k', 'v')",
+            [],
+        )
+        .unwrap();
+        assert!(conn
+            .execute(
+                "INSERT INTO t_application_tag (\"application\", \"tag_key\", \"value\") VALUES (1, 'k', 'w')",
+                [],
+            )
+            .is_err());
+        assert_eq!(meta_get(&conn, "kept").unwrap().as_deref(), Some("yes"));
+    }
 }

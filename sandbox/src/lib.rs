@@ -16,4 +16,5 @@ mod seed;
 mod simulate;
 mod store;
 
-pub use cli::{main, parse_duration, run, Args};
+pub use cli::{main, parse_duration, parse_fraction, run, Args};
+pub use simulate::rejects_by_rate;

@@ -807,12 +807,14 @@ impl Hooks for ApplicationHooks {
         check_app_target(conn, id)
     }
 
-    /// Deleting a fleet deletes its devices and releases.
+    /// Deleting a fleet deletes its tags, devices and releases.
     fn delete_one(&self, conn: &Connection, _: &Resource, id: i64) -> R<()> {
         conn.prepare_cached(
             "UPDATE t_application SET \"should_be_running__release\" = NULL WHERE \"id\" = ?1",
         )?
         .execute([id])?;
+        conn.prepare_cached("DELETE FROM t_application_tag WHERE \"application\" = ?1")?
+            .execute([id])?;
         let devices: Vec<i64> = conn
             .prepare_cached("SELECT \"id\" FROM t_device WHERE \"belongs_to__application\" = ?1")?
             .query_map([id], |r| r.get(0))?
@@ -1011,8 +1013,30 @@ impl Hooks for DeviceHooks {
     }
 }
 
-/// Release and device tags: key and value required, the key not empty, and the parent
-/// (`release` or `device`) required.
+/// The longest `tag_key`: the model declares it a Short Text, which the real server stores as
+/// `VARCHAR(255)` and checks before writing.
+pub const TAG_KEY_MAX: usize = 255;
+
+/// The real server's check of a Short Text field: at most 255 characters, counted as
+/// JavaScript counts a string's length (UTF-16 code units). Its refusal is a 400 with the
+/// field name quoted and the length found.
+fn check_short_text(b: &Body, name: &str) -> R<()> {
+    if let Some(s) = b.text(name) {
+        let len = s.encode_utf16().count();
+        if len > TAG_KEY_MAX {
+            return Err(ApiError::bad(format!(
+                "\"{name}\" longer than {TAG_KEY_MAX} characters ({len})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Application, release and device tags: key and value required, the key neither empty
+/// ("each … tag has a tag key that has a Length (Type) that is greater than 0") nor longer
+/// than a Short Text, and the parent (`application`, `release` or `device`) required. The
+/// value is a Text: no length limit. A second tag with the same key on the same parent is
+/// refused by the unique index (409).
 #[derive(Debug)]
 pub struct TagHooks {
     pub parent: &'static str,
@@ -1022,6 +1046,7 @@ impl Hooks for TagHooks {
         for f in ["tag_key", "value"] {
             require_not_null(b, f, res)?;
         }
+        check_short_text(b, "tag_key")?;
         if b.text("tag_key") == Some("") {
             return Err(ApiError::bad(CHECK_CONSTRAINT));
         }
@@ -1029,6 +1054,7 @@ impl Hooks for TagHooks {
     }
 
     fn check_update(&self, b: &Body) -> R<()> {
+        check_short_text(b, "tag_key")?;
         if let Some(Value::Text(t)) = b.get("tag_key") {
             if t.is_empty() {
                 return Err(ApiError::bad(CHECK_CONSTRAINT));

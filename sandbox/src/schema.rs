@@ -200,8 +200,11 @@ macro_rules! user_orgs {
 /// SQL of the device's target release: its pin, else its fleet's target.
 pub const DEVICE_TARGET_SQL: &str = "COALESCE({t}.\"is_pinned_on__release\", (SELECT _a.\"should_be_running__release\" FROM t_application _a WHERE _a.\"id\" = {t}.\"belongs_to__application\"))";
 
-/// SQL of `overall_status`, a simplification of the real server's rules.
-pub const DEVICE_OVERALL_STATUS_SQL: &str = "(CASE WHEN {t}.\"is_online\" = 0 AND {t}.\"last_connectivity_event\" IS NULL THEN 'configuring' WHEN {t}.\"is_online\" = 0 THEN 'offline' WHEN {t}.\"download_progress\" IS NOT NULL OR {t}.\"status\" = 'Downloading' THEN 'updating' ELSE 'idle' END)";
+/// SQL of `overall_status`, a simplification of the real server's rules: an online device
+/// is `updating` while it downloads (a download progress, status `Downloading`) or while its
+/// `update_status` is one of the in-progress values (`downloading`, `downloaded`, `applying
+/// changes`).
+pub const DEVICE_OVERALL_STATUS_SQL: &str = "(CASE WHEN {t}.\"is_online\" = 0 AND {t}.\"last_connectivity_event\" IS NULL THEN 'configuring' WHEN {t}.\"is_online\" = 0 THEN 'offline' WHEN {t}.\"download_progress\" IS NOT NULL OR {t}.\"status\" = 'Downloading' OR {t}.\"update_status\" IN ('downloading', 'downloaded', 'applying changes') THEN 'updating' ELSE 'idle' END)";
 
 pub static ORGANIZATION: Resource = Resource {
     name: "organization",
@@ -316,6 +319,11 @@ pub static APPLICATION: Resource = Resource {
             name: "owns__device",
             target: "device",
             link: "{c}.\"belongs_to__application\" = {p}.\"id\"",
+        },
+        Nav {
+            name: "application_tag",
+            target: "application_tag",
+            link: "{c}.\"application\" = {p}.\"id\"",
         },
         Nav {
             name: "is_directly_accessible_by__user",
@@ -505,10 +513,26 @@ pub static DEVICE: Resource = Resource {
     hooks: &DeviceHooks,
 };
 
-/// A tag resource (`release_tag`, `device_tag`): a key and a value on a parent row, seen by
-/// whoever sees the parent's fleet.
+/// Tags whose parent (`release`, `device`) is seen by whoever sees its fleet.
+macro_rules! parent_in_user_fleets {
+    ($parent:literal, $parent_table:literal) => {
+        concat!(
+            "{t}.\"",
+            $parent,
+            "\" IN (SELECT _p.\"id\" FROM ",
+            $parent_table,
+            " _p WHERE _p.\"belongs_to__application\" IN (SELECT _f.\"id\" FROM t_application _f WHERE _f.\"organization\" IN (",
+            user_orgs!(),
+            ")))"
+        )
+    };
+}
+
+/// A tag resource (`application_tag`, `release_tag`, `device_tag`): a key and a value on a
+/// parent row, unique per parent and key, seen by whoever sees the parent's fleet
+/// (`$visibility`).
 macro_rules! tag_resource {
-    ($name:literal, $table:literal, $parent:literal, $parent_table:literal, $guest:expr) => {
+    ($name:literal, $table:literal, $parent:literal, $guest:expr, $visibility:expr) => {
         Resource {
             name: $name,
             table: $table,
@@ -527,15 +551,7 @@ macro_rules! tag_resource {
                 },
             ],
             navs: &[],
-            visibility: concat!(
-                "{t}.\"",
-                $parent,
-                "\" IN (SELECT _p.\"id\" FROM ",
-                $parent_table,
-                " _p WHERE _p.\"belongs_to__application\" IN (SELECT _f.\"id\" FROM t_application _f WHERE _f.\"organization\" IN (",
-                user_orgs!(),
-                ")))"
-            ),
+            visibility: $visibility,
             guest: $guest,
             writable: true,
             alternate_keys: &[],
@@ -545,20 +561,31 @@ macro_rules! tag_resource {
     };
 }
 
+/// `application_tag` (open-balena-api: "application has tag key", term form "application
+/// tag"): guests may read the tags of public fleets only, so a guest gets `{"d":[]}` as for
+/// applications.
+pub static APPLICATION_TAG: Resource = tag_resource!(
+    "application_tag",
+    "t_application_tag",
+    "application",
+    Guest::Empty,
+    in_user_fleets!("application")
+);
+
 pub static RELEASE_TAG: Resource = tag_resource!(
     "release_tag",
     "t_release_tag",
     "release",
-    "t_release",
-    Guest::Empty
+    Guest::Empty,
+    parent_in_user_fleets!("release", "t_release")
 );
 
 pub static DEVICE_TAG: Resource = tag_resource!(
     "device_tag",
     "t_device_tag",
     "device",
-    "t_device",
-    Guest::Unauthorized
+    Guest::Unauthorized,
+    parent_in_user_fleets!("device", "t_device")
 );
 
 pub static RESOURCES: &[&Resource] = &[
@@ -571,6 +598,7 @@ pub static RESOURCES: &[&Resource] = &[
     &DEVICE,
     &RELEASE_TAG,
     &DEVICE_TAG,
+    &APPLICATION_TAG,
 ];
 
 pub fn resource(name: &str) -> Option<&'static Resource> {

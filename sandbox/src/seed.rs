@@ -173,7 +173,16 @@ pub fn load_fixture(conn: &Connection, fixture: &Json) -> anyhow::Result<()> {
             a.insert("is_for__device_type".into(), device_type_id(conn, &v)?);
         }
         let target = a.remove("should_be_running__release");
+        let tags = a.remove("tags");
         let id = create(conn, &schema::APPLICATION, a).context("application")?;
+        add_tags(
+            conn,
+            &schema::APPLICATION_TAG,
+            "application",
+            id,
+            tags.as_ref(),
+        )
+        .context("application tag")?;
         if let Some(t) = target {
             targets.push((id, t));
         }
