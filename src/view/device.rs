@@ -229,17 +229,13 @@ impl<'p> DeviceList<'p> {
             Some(r) => r,
             None => na(),
         };
-        let url = table::cell(
-            dashboard_url(self.dashboard.as_deref(), uuid)
-                .map(Value::String)
-                .as_ref(),
-        );
+        let url = dashboard_url(self.dashboard.as_deref(), uuid).unwrap_or_else(na);
         let id = table::cell(d.get("id"));
         let name = table::cell(d.get("device_name"));
         let short: String = uuid.chars().take(7).collect();
         let cells: [String; 9] = [
             table::cell(d.pointer("/is_of__device_type/0/slug")),
-            table::cell(item.fleet.map(|f| Value::String(f.to_owned())).as_ref()),
+            item.fleet.unwrap_or("N/a").to_owned(),
             table::cell(d.get("status")),
             table::cell(d.get("is_online")),
             table::cell(d.get("supervisor_version")),
@@ -297,7 +293,7 @@ impl<'p> DeviceList<'p> {
                     &t.arena[from..from + r.lens[i] as usize]
                 };
                 let uuid = text(1);
-                let url = table::cell(dashboard_url(dashboard, uuid).map(Value::String).as_ref());
+                let url = dashboard_url(dashboard, uuid).unwrap_or_else(|| "N/a".to_owned());
                 let short: String = uuid.chars().take(7).collect();
                 let c = |i: usize| t.interned.get(r.cells[i]);
                 line.clear();
