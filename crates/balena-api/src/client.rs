@@ -150,6 +150,7 @@ enum Method {
     Get,
     Patch,
     Post,
+    Delete,
 }
 
 impl Method {
@@ -158,6 +159,7 @@ impl Method {
             Method::Get => "GET",
             Method::Patch => "PATCH",
             Method::Post => "POST",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -347,6 +349,31 @@ impl Client {
         Ok(())
     }
 
+    /// POST `/v7/<resource>` with a JSON body: creates a row, and returns it as the server
+    /// wrote it.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let path = format!("/v7/{resource}");
+        let body = serde_json::to_string(body).map_err(|e| ApiError::Decode {
+            method: "POST",
+            path: path.clone(),
+            detail: format!("cannot encode the body: {e}"),
+        })?;
+        let answer = self.request(Method::Post, &path, Some(&body)).await?;
+        serde_json::from_slice::<T>(&answer).map_err(|e| decode_error("POST", path, &answer, &e))
+    }
+
+    /// DELETE `/v7/<path>` (an entity, or `resource?$filter=…`). The response body is
+    /// ignored.
+    pub async fn delete(&self, v7path: &str) -> Result<(), ApiError> {
+        let path = format!("/v7/{v7path}");
+        self.request(Method::Delete, &path, None).await?;
+        Ok(())
+    }
+
     /// `GET /actor/v1/whoami`: who the credentials belong to, as the server says it (the
     /// keys vary with the kind of actor). A 401 is [`ApiError::NotLoggedIn`].
     pub async fn whoami(&self) -> Result<serde_json::Value, ApiError> {
@@ -522,6 +549,7 @@ impl Client {
             Method::Get => client.get(url.clone()),
             Method::Patch => client.patch(url.clone()),
             Method::Post => client.post(url.clone()),
+            Method::Delete => client.delete(url.clone()),
         };
         if let Some(t) = token {
             rb = rb.bearer_auth(t);

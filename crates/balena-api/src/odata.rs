@@ -52,6 +52,8 @@ pub enum Filter {
     Gt(String, Lit),
     /// `field ge value`: the lower bound of a keyset page on a sort key that may repeat.
     Ge(String, Lit),
+    /// `field le value`: the upper bound of an id range.
+    Le(String, Lit),
     /// `a ne b`: two fields of the same row differ (null-safe on the server: pinejs
     /// compiles it to `IS DISTINCT FROM`).
     NeField(String, String),
@@ -120,6 +122,11 @@ impl Filter {
             Filter::Ge(field, lit) => {
                 out.push_str(field);
                 out.push_str("%20ge%20");
+                render_lit(lit, out);
+            }
+            Filter::Le(field, lit) => {
+                out.push_str(field);
+                out.push_str("%20le%20");
                 render_lit(lit, out);
             }
             Filter::NeField(a, b) => {
