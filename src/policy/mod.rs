@@ -13,6 +13,7 @@ pub mod plan;
 pub mod release;
 pub mod rollout;
 pub mod select;
+pub mod waves;
 
 use std::fmt;
 use std::sync::Arc;
