@@ -13,6 +13,7 @@
 //! | 8 | `--wait` timed out |
 //! | 9 | partial failure (a bulk operation failed for some devices or fleets), or a conflict (a device changed by someone else meanwhile, left alone) |
 //! | 10 | outcome unknown (a change was sent, its answer was lost, and it could not be read back) |
+//! | 11 | `fleet rollout` aborted and rolled back (a wave failed its health gate, or `fleet rollout abort`) |
 //! | 130 | interrupted (SIGINT): what was already changed is printed |
 
 use balena_api::error::{ApiError, LOGIN_REQUIRED};
@@ -37,6 +38,8 @@ pub enum ExitCode {
     Partial = 9,
     /// A change was sent, no answer came back, and the state could not be read back.
     OutcomeUnknown = 10,
+    /// `fleet rollout` was aborted and rolled back.
+    RolledBack = 11,
     /// Interrupted by SIGINT (128 + 2, as shells report it).
     Interrupted = 130,
 }
@@ -73,6 +76,8 @@ Exit codes:
      by someone else meanwhile and left alone; each is named)
  10  outcome unknown (a change was sent, its answer was lost, and the state could
      not be read back: the message says what to check)
+ 11  fleet rollout aborted and rolled back (a wave failed its health gate, or
+     `fleet rollout abort`): the failed devices are named
  130  interrupted (Ctrl-C); what was already changed is printed"
     };
 }
@@ -228,6 +233,34 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {detail}")]
     Runtime { detail: String },
+    /// `fleet rollout`: a wave failed its health gate (or the rollout was aborted), and
+    /// the rollout was rolled back.
+    #[error("the rollout of {release} to fleet {fleet} was aborted and rolled back: {reason}")]
+    RolloutRolledBack {
+        fleet: String,
+        release: String,
+        reason: String,
+        /// `name (uuid): why`
+        failed: Vec<String>,
+    },
+    /// `fleet rollout`: another rollout holds the fleet, or its state changed under this run.
+    #[error("fleet {fleet} has a rollout in progress: {detail}")]
+    RolloutBusy { fleet: String, detail: String },
+    /// `fleet rollout status|abort` of a fleet without a rollout in progress.
+    #[error("fleet {fleet} has no rollout in progress")]
+    NoRollout { fleet: String },
+    /// The fleet's rollout tag does not hold a state this version reads.
+    #[error("the rollout state of fleet {fleet} cannot be read: {detail}")]
+    RolloutStateDamaged { fleet: String, detail: String },
+    /// The plan does not fit in the fleet tag's 1,000 characters.
+    #[error(
+        "the rollout's state would take {chars} characters, more than the 1000 a fleet tag holds"
+    )]
+    RolloutTooLarge { fleet: String, chars: usize },
+    /// `fleet rollout` went on, but someone else re-pinned these devices meanwhile; they
+    /// were left alone.
+    #[error("the rollout went on, but {} device(s) were changed by someone else and left alone", devices.len())]
+    RolloutConflicts { fleet: String, devices: Vec<String> },
 }
 
 /// A usage error with an example of the right form.
@@ -261,6 +294,8 @@ impl Error {
             }
             Error::WaitTimeout { behind } => Some(("behind", behind.as_slice())),
             Error::ChangedDuringWait { devices } => Some(("changed", devices.as_slice())),
+            Error::RolloutRolledBack { failed, .. } => Some(("failed", failed.as_slice())),
+            Error::RolloutConflicts { devices, .. } => Some(("changed", devices.as_slice())),
             _ => None,
         }
         .filter(|(_, l)| !l.is_empty())
@@ -327,6 +362,12 @@ impl Error {
             Error::WaitFailed { .. } => "BalenaWaitFailed",
             Error::OutcomeUnknown { .. } => "BalenaOutcomeUnknown",
             Error::CommandLine { .. } => "BalenaUsageError",
+            Error::RolloutRolledBack { .. } => "BalenaRolloutRolledBack",
+            Error::RolloutBusy { .. } => "BalenaRolloutInProgress",
+            Error::NoRollout { .. } => "BalenaNoRollout",
+            Error::RolloutStateDamaged { .. } => "BalenaRolloutStateDamaged",
+            Error::RolloutTooLarge { .. } => "BalenaInvalidParameterError",
+            Error::RolloutConflicts { .. } => "BalenaConflict",
         }
     }
 
@@ -386,6 +427,12 @@ impl Error {
                 }
             }
             Error::OutcomeUnknown { .. } => ExitCode::OutcomeUnknown,
+            Error::RolloutRolledBack { .. } => ExitCode::RolledBack,
+            Error::RolloutBusy { .. } => ExitCode::Refused,
+            Error::NoRollout { .. } => ExitCode::NotFound,
+            Error::RolloutStateDamaged { .. } => ExitCode::Other,
+            Error::RolloutTooLarge { .. } => ExitCode::Usage,
+            Error::RolloutConflicts { .. } => ExitCode::Partial,
         }
     }
 
@@ -498,6 +545,34 @@ impl Error {
                                                 release, and the wait left them alone. Check \
                                                 them with `balena device <uuid>`."
                 .into(),
+            Error::RolloutRolledBack { fleet, .. } => format!(
+                "The wave devices follow the fleet again, and the fleet is as it was before the \
+                 rollout. Check the failed devices (`balena device <uuid>`), fix the release, \
+                 then start a new rollout; `balena fleet rollout status {fleet}` shows the last \
+                 one."
+            ),
+            Error::RolloutBusy { fleet, .. } => format!(
+                "See it with `balena fleet rollout status {fleet}`; continue it by running the \
+                 same `balena fleet rollout` command, or stop it with `balena fleet rollout abort \
+                 {fleet}`."
+            ),
+            Error::NoRollout { fleet } => format!(
+                "Start one with `balena fleet rollout {fleet} <release>` (try `--dry-run` \
+                 first)."
+            ),
+            Error::RolloutStateDamaged { fleet, .. } => format!(
+                "The fleet tag balena-rs.rollout of {fleet} was changed by hand or by a newer \
+                 balena-rs. Use that version, or remove the tag in the dashboard (the pins stay \
+                 as they are: check them with `balena device list --fleet {fleet} --pinned`)."
+            ),
+            Error::RolloutTooLarge { .. } => "Use fewer or smaller --canary waves (each canary \
+                                              device takes a few characters of the state)."
+                .into(),
+            Error::RolloutConflicts { fleet, .. } => format!(
+                "Another command or user re-pinned the devices listed during the rollout; they \
+                 were not overwritten. Check them with `balena device list --fleet {fleet} \
+                 --pinned`."
+            ),
             Error::Conflict { what, .. } => format!(
                 "Another command or user changed {what} after this one read it, so it was left \
                  as they set it. Check it (`balena device list --fleet <fleet> --pinned`), then \

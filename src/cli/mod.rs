@@ -305,6 +305,105 @@ not invalidated, passing its tests) that started before it: ordered by start_tim
 then created_at, then id. The fleet is then pinned to it (it stops tracking the latest
 release). With no earlier pinnable release, nothing changes and the command exits 4.")]
     Rollback(FleetRollbackArgs),
+
+    /// Roll a release out in waves (canaries, then steps), each gated on the devices' health,
+    /// with automatic rollback; `status` and `abort` work from any machine
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        arg_required_else_help = true,
+        after_help = FLEET_ROLLOUT_AFTER_HELP
+    )]
+    Rollout(FleetRolloutArgs),
+}
+
+const FLEET_ROLLOUT_AFTER_HELP: &str = "\
+Examples:
+  balena fleet rollout myorg/myfleet a1b2c3d --dry-run            the waves, change nothing
+  balena fleet rollout myorg/myfleet a1b2c3d --canary canary --steps 25%,100%
+  balena fleet rollout myorg/myfleet 1.2.0 --canary 7cf02a6,9d1e2f3 --max-failures 5%
+  balena fleet rollout myorg/myfleet a1b2c3d --next               one wave per call (CI)
+  balena fleet rollout status myorg/myfleet
+  balena fleet rollout abort myorg/myfleet
+
+Waves: one per --canary (devices with the tag KEY or KEY=VALUE, or a list of uuids), then
+the --steps of the other devices that follow the fleet, in device id order. Devices
+pinned to another release are left alone and listed. A fleet that tracks the latest
+release is frozen on its current target for the rollout.
+
+Each wave's devices are pinned to the release; the wave passes once its online devices
+run it and stay healthy for --soak. A device fails when its update is rejected or
+aborted, when it goes offline after it was targeted, or when it has not reached the
+release within --step-timeout. More failures than --max-failures (per wave) roll the
+rollout back: the wave devices follow the fleet again, the fleet stays as it was, and the
+command exits 11, naming each failed device.
+
+At the end the fleet is pinned to the release (or tracks the latest release again, if it
+did before and the release is its latest), and the wave devices' pins are removed.
+
+The state is kept on the server, in the fleet tag balena-rs.rollout: running the same
+command again, from any machine, continues an interrupted rollout.";
+
+#[derive(Debug, Args)]
+pub struct FleetRolloutArgs {
+    #[command(subcommand)]
+    pub command: Option<RolloutCommand>,
+    /// The fleet: slug, name, uuid or id
+    #[arg(value_name = "FLEET", required = true, long_help = FLEET_ID_HELP)]
+    pub fleet: Option<String>,
+    /// The release: `latest`, full commit, commit prefix, id or version (drafts included)
+    #[arg(value_name = "RELEASE", required = true, long_help = RELEASE_ORDER_HELP)]
+    pub release: Option<String>,
+    /// A canary wave: devices with the tag KEY (or KEY=VALUE), or a comma-separated list
+    /// of uuids; repeat for more canary waves, rolled out first, in order
+    #[arg(long = "canary", value_name = "TAG|UUIDS")]
+    pub canary: Vec<String>,
+    /// The step waves over the other devices: cumulative percentages or device counts,
+    /// the last one 100%
+    #[arg(long, value_name = "STEPS", default_value = crate::policy::waves::DEFAULT_STEPS)]
+    pub steps: String,
+    /// How long a wave's devices must stay healthy on the release before the next wave
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub soak: Duration,
+    /// How long a device of a wave may take to reach the release before it counts as
+    /// failed
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub step_timeout: Duration,
+    /// How many devices of a wave may fail (N, or N% of its online devices) before the
+    /// rollout is rolled back
+    #[arg(long, value_name = "N|N%", default_value = "0")]
+    pub max_failures: String,
+    /// Run only the next wave, and exit 0 once it is healthy (for an approval between
+    /// stages of a pipeline)
+    #[arg(long)]
+    pub next: bool,
+    /// How long to wait between waves (not with --next)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, conflicts_with = "next")]
+    pub pause: Duration,
+    /// Do all the reads and print the waves and the fleet's changes, without changing
+    /// anything (no write request is sent)
+    #[arg(long, conflicts_with = "next")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Show a fleet's rollout: its phase, and each wave's devices on target, pending and
+    /// failed
+    #[command(
+        after_help = "Examples:\n  balena fleet rollout status myorg/myfleet\n  balena fleet rollout status myorg/myfleet --json"
+    )]
+    Status(RolloutFleetArgs),
+    /// Abort a fleet's rollout and roll it back (a run in progress stops)
+    #[command(after_help = "Examples:\n  balena fleet rollout abort myorg/myfleet")]
+    Abort(RolloutFleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutFleetArgs {
+    /// The fleet: slug, name, uuid or id
+    #[arg(value_name = "FLEET", long_help = FLEET_ID_HELP)]
+    pub fleet: String,
 }
 
 /// The flags every mutation takes.

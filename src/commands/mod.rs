@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod device;
 pub mod fleet;
 pub mod release;
+pub mod rollout;
 
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub async fn run(ctx: &Context<'_>, cmd: Command) -> Result<(), Error> {
             (Some(FleetCommand::Rollback(r)), _) => {
                 fleet::rollback(ctx, &r.fleet, &r.mutation).await
             }
+            (Some(FleetCommand::Rollout(r)), _) => rollout::run(ctx, r).await,
             (None, Some(f)) if a.view => dashboard::fleet(ctx, &f).await,
             (None, Some(f)) => fleet::show(ctx, &f).await,
             (None, None) => Err(usage("a fleet is required", "balena fleet <fleet>")),

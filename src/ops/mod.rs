@@ -6,6 +6,7 @@ pub mod find;
 pub mod interrupt;
 pub mod outcome;
 pub mod wait;
+pub mod waves;
 
 use balena_api::models::{Application, Device};
 use balena_api::Client;

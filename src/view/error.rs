@@ -21,6 +21,8 @@ pub fn human(e: &Error) -> String {
     if let Some((key, items)) = e.list() {
         s.push_str(match key {
             "behind" => "still behind:\n",
+            "changed" => "changed by someone else:\n",
+            "failed" => "failed:\n",
             _ => "candidates:\n",
         });
         for c in items {

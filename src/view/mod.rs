@@ -27,6 +27,7 @@ pub mod progress;
 pub mod prompt;
 pub mod release;
 pub mod table;
+pub mod waves;
 pub mod yaml;
 
 use std::borrow::Cow;
