@@ -18,6 +18,7 @@ mod hostile;
 mod interrupt;
 mod proxy;
 mod release;
+mod rollout;
 mod security;
 mod views;
 mod wait;
