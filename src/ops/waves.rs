@@ -164,6 +164,9 @@ impl Store<'_> {
                 chars: new.len(),
             });
         }
+        if self.text.as_deref() == Some(new.as_str()) {
+            return Ok(Saved::Done);
+        }
         let sent = match &self.text {
             None => {
                 let body = NewTag {

@@ -150,7 +150,6 @@ enum Method {
     Get,
     Patch,
     Post,
-    Delete,
 }
 
 impl Method {
@@ -159,7 +158,6 @@ impl Method {
             Method::Get => "GET",
             Method::Patch => "PATCH",
             Method::Post => "POST",
-            Method::Delete => "DELETE",
         }
     }
 }
@@ -366,14 +364,6 @@ impl Client {
         serde_json::from_slice::<T>(&answer).map_err(|e| decode_error("POST", path, &answer, &e))
     }
 
-    /// DELETE `/v7/<path>` (an entity, or `resource?$filter=…`). The response body is
-    /// ignored.
-    pub async fn delete(&self, v7path: &str) -> Result<(), ApiError> {
-        let path = format!("/v7/{v7path}");
-        self.request(Method::Delete, &path, None).await?;
-        Ok(())
-    }
-
     /// `GET /actor/v1/whoami`: who the credentials belong to, as the server says it (the
     /// keys vary with the kind of actor). A 401 is [`ApiError::NotLoggedIn`].
     pub async fn whoami(&self) -> Result<serde_json::Value, ApiError> {
@@ -549,7 +539,6 @@ impl Client {
             Method::Get => client.get(url.clone()),
             Method::Patch => client.patch(url.clone()),
             Method::Post => client.post(url.clone()),
-            Method::Delete => client.delete(url.clone()),
         };
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
