@@ -92,6 +92,7 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('pin', 'pin', [CompletionResultType]::ParameterValue, 'Pin a fleet to a release, or show its current release policy')
             [CompletionResult]::new('track-latest', 'track-latest', [CompletionResultType]::ParameterValue, 'Make a fleet track its latest release')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Pin a fleet to the pinnable release just before its current target')
+            [CompletionResult]::new('rollout', 'rollout', [CompletionResultType]::ParameterValue, 'Roll a release out in waves (canaries, then steps), each gated on the devices'' health, with automatic rollback; `status` and `abort` work from any machine')
             break
         }
         'balena;fleet;list' {
@@ -134,6 +135,46 @@ Register-ArgumentCompleter -Native -CommandName 'balena' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --wait waits: e.g. 90s, 5m, 1h')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print what would change, without changing anything (no write request is sent)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'balena;fleet;rollout' {
+            [CompletionResult]::new('--canary', '--canary', [CompletionResultType]::ParameterName, 'A canary wave: devices with the tag KEY (or KEY=VALUE), or a comma-separated list of uuids; repeat for more canary waves, rolled out first, in order')
+            [CompletionResult]::new('--steps', '--steps', [CompletionResultType]::ParameterName, 'The step waves over the other devices: cumulative percentages or device counts, the last one 100%')
+            [CompletionResult]::new('--soak', '--soak', [CompletionResultType]::ParameterName, 'How long a wave''s devices must stay healthy on the release before the next wave')
+            [CompletionResult]::new('--step-timeout', '--step-timeout', [CompletionResultType]::ParameterName, 'How long a device of a wave may take to reach the release before it counts as failed')
+            [CompletionResult]::new('--max-failures', '--max-failures', [CompletionResultType]::ParameterName, 'How many devices of a wave may fail (N, or N% of its online devices) before the rollout is rolled back')
+            [CompletionResult]::new('--pause', '--pause', [CompletionResultType]::ParameterName, 'How long to wait between waves (not with --next)')
+            [CompletionResult]::new('--next', '--next', [CompletionResultType]::ParameterName, 'Run only the next wave, and exit 0 once it is healthy (for an approval between stages of a pipeline)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Do all the reads and print the waves and the fleet''s changes, without changing anything (no write request is sent)')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show a fleet''s rollout: its phase, and each wave''s devices on target, pending and failed')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Abort a fleet''s rollout and roll it back (a run in progress stops)')
+            break
+        }
+        'balena;fleet;rollout;status' {
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
+            [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'balena;fleet;rollout;abort' {
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print each HTTP request and response status on stderr (the token is redacted)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print data as JSON on stdout, and errors as one JSON object on stderr')
             [CompletionResult]::new('--unsupported', '--unsupported', [CompletionResultType]::ParameterName, 'Accepted and ignored, for compatibility with the official CLI')

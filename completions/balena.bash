@@ -64,8 +64,17 @@ _balena() {
             balena__subcmd__fleet,rollback)
                 cmd="balena__subcmd__fleet__subcmd__rollback"
                 ;;
+            balena__subcmd__fleet,rollout)
+                cmd="balena__subcmd__fleet__subcmd__rollout"
+                ;;
             balena__subcmd__fleet,track-latest)
                 cmd="balena__subcmd__fleet__subcmd__track__subcmd__latest"
+                ;;
+            balena__subcmd__fleet__subcmd__rollout,abort)
+                cmd="balena__subcmd__fleet__subcmd__rollout__subcmd__abort"
+                ;;
+            balena__subcmd__fleet__subcmd__rollout,status)
+                cmd="balena__subcmd__fleet__subcmd__rollout__subcmd__status"
                 ;;
             balena__subcmd__release,list)
                 cmd="balena__subcmd__release__subcmd__list"
@@ -208,7 +217,7 @@ _balena() {
             return 0
             ;;
         balena__subcmd__fleet)
-            opts="-h -V --view --debug --json --unsupported --help --version list pin track-latest rollback"
+            opts="-h -V --view --debug --json --unsupported --help --version list pin track-latest rollback rollout"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +273,72 @@ _balena() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        balena__subcmd__fleet__subcmd__rollout)
+            opts="-h -V --canary --steps --soak --step-timeout --max-failures --next --pause --dry-run --debug --json --unsupported --help --version status abort"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --canary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --steps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --soak)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pause)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        balena__subcmd__fleet__subcmd__rollout__subcmd__abort)
+            opts="-h -V --debug --json --unsupported --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        balena__subcmd__fleet__subcmd__rollout__subcmd__status)
+            opts="-h -V --debug --json --unsupported --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

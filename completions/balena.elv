@@ -85,6 +85,7 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand pin 'Pin a fleet to a release, or show its current release policy'
             cand track-latest 'Make a fleet track its latest release'
             cand rollback 'Pin a fleet to the pinnable release just before its current target'
+            cand rollout 'Roll a release out in waves (canaries, then steps), each gated on the devices'' health, with automatic rollback; `status` and `abort` work from any machine'
         }
         &'balena;fleet;list'= {
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
@@ -123,6 +124,43 @@ set edit:completion:arg-completer[balena] = {|@words|
             cand --timeout 'How long --wait waits: e.g. 90s, 5m, 1h'
             cand --dry-run 'Do all the reads and print what would change, without changing anything (no write request is sent)'
             cand --wait 'After the change, wait until every affected online device runs its target release (exit 8 on timeout, listing the devices still behind)'
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'balena;fleet;rollout'= {
+            cand --canary 'A canary wave: devices with the tag KEY (or KEY=VALUE), or a comma-separated list of uuids; repeat for more canary waves, rolled out first, in order'
+            cand --steps 'The step waves over the other devices: cumulative percentages or device counts, the last one 100%'
+            cand --soak 'How long a wave''s devices must stay healthy on the release before the next wave'
+            cand --step-timeout 'How long a device of a wave may take to reach the release before it counts as failed'
+            cand --max-failures 'How many devices of a wave may fail (N, or N% of its online devices) before the rollout is rolled back'
+            cand --pause 'How long to wait between waves (not with --next)'
+            cand --next 'Run only the next wave, and exit 0 once it is healthy (for an approval between stages of a pipeline)'
+            cand --dry-run 'Do all the reads and print the waves and the fleet''s changes, without changing anything (no write request is sent)'
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'Show a fleet''s rollout: its phase, and each wave''s devices on target, pending and failed'
+            cand abort 'Abort a fleet''s rollout and roll it back (a run in progress stops)'
+        }
+        &'balena;fleet;rollout;status'= {
+            cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
+            cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
+            cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'balena;fleet;rollout;abort'= {
             cand --debug 'Print each HTTP request and response status on stderr (the token is redacted)'
             cand --json 'Print data as JSON on stdout, and errors as one JSON object on stderr'
             cand --unsupported 'Accepted and ignored, for compatibility with the official CLI'
