@@ -25,45 +25,10 @@ Builds the release binaries, starts the sandbox on 127.0.0.1 with a temporary da
 a Markdown table for BENCHMARKS.md and stops the sandbox. Loopback only, bounded loops.
 """
 import argparse
-import json
 import os
 import sys
-import threading
-import time
 
-from benchlib import RELEASE, build, cli_env, fmt, measure, median, q, sandbox
-
-
-class LogTail(threading.Thread):
-    """Reads the request log from its current end every 10 ms until stopped, stamping each new
-    line with the monotonic time it was seen."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path, self.seen, self.stop = path, [], threading.Event()
-        self.offset = os.path.getsize(path) if os.path.exists(path) else 0
-
-    def run(self):
-        buf = b""
-        while True:
-            stopping = self.stop.is_set()
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-            self.offset += len(chunk)
-            buf += chunk
-            now = time.monotonic()
-            *lines, buf = buf.split(b"\n")
-            self.seen += [(now, json.loads(line)) for line in lines if line.strip()]
-            if stopping:
-                return
-            time.sleep(0.01)
-
-    def finish(self):
-        time.sleep(0.1)  # the sandbox writes a request's line after answering it
-        self.stop.set()
-        self.join()
-        return self.seen
+from benchlib import RELEASE, LogTail, build, cli_env, fmt, measure, median, q, sandbox
 
 
 def bursts(seen, gap):

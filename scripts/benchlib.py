@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -199,3 +200,35 @@ def curl_replay(reqs):
             argv += ["-H", "Content-Type: application/json", "--data-raw", body]
         argv.append(url)
     return argv
+
+
+class LogTail(threading.Thread):
+    """Reads the request log from its current end every 10 ms until stopped, stamping each new
+    line with the monotonic time it was seen."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.stop = path, [], threading.Event()
+        self.offset = os.path.getsize(path) if os.path.exists(path) else 0
+
+    def run(self):
+        buf = b""
+        while True:
+            stopping = self.stop.is_set()
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+            self.offset += len(chunk)
+            buf += chunk
+            now = time.monotonic()
+            *lines, buf = buf.split(b"\n")
+            self.seen += [(now, json.loads(line)) for line in lines if line.strip()]
+            if stopping:
+                return
+            time.sleep(0.01)
+
+    def finish(self):
+        time.sleep(0.1)  # the sandbox writes a request's line after answering it
+        self.stop.set()
+        self.join()
+        return self.seen
