@@ -179,7 +179,13 @@ fn target_json(t: &FleetTarget) -> Value {
     json!({"tracking_latest": t.tracks_latest, "release": t.release})
 }
 
-fn wave_json(w: &WaveReport, planned: bool) -> Value {
+/// Whether a wave of a run's report was reached: a wave after the one the run stopped at, with
+/// nothing in it, has not started (its devices are chosen when it starts).
+fn started(r: &Report, i: usize, w: &WaveReport) -> bool {
+    i <= r.wave || w.healthy || !w.devices.is_empty() || w.counts.total() > 0
+}
+
+fn wave_json(r: &Report, i: usize, w: &WaveReport, planned: bool) -> Value {
     let mut v = json!({
         "label": w.label,
         "devices": w.devices,
@@ -187,6 +193,7 @@ fn wave_json(w: &WaveReport, planned: bool) -> Value {
     if !planned {
         let c = &w.counts;
         let m = v.as_object_mut().expect("an object");
+        m.insert("started".into(), json!(started(r, i, w)));
         m.insert("healthy".into(), json!(w.healthy));
         m.insert("on_release".into(), json!(c.on_release));
         m.insert("pending".into(), json!(c.pending));
@@ -218,7 +225,12 @@ pub fn report(p: &Printer, r: &Report) {
             "release": r.release,
             "result": ending_word(r.ending),
             "wave": r.wave,
-            "waves": r.waves.iter().map(|w| wave_json(w, planned)).collect::<Vec<_>>(),
+            "waves": r
+                .waves
+                .iter()
+                .enumerate()
+                .map(|(i, w)| wave_json(r, i, w, planned))
+                .collect::<Vec<_>>(),
             "left_alone": r.left_alone,
             "pinned_before": r.pinned_before,
             "fleet_before": target_json(&r.fleet_before),
@@ -267,6 +279,16 @@ pub fn report(p: &Printer, r: &Report) {
     };
     s.push_str(&format!("{after_label}: {}\n", r.fleet_after));
     for (i, w) in r.waves.iter().enumerate() {
+        if !planned && !started(r, i, w) {
+            // Its devices are chosen when it starts: no count to show yet.
+            s.push_str(&format!(
+                "Wave {}/{} ({}): not started\n",
+                i + 1,
+                r.waves.len(),
+                safe(&w.label)
+            ));
+            continue;
+        }
         s.push_str(&format!(
             "Wave {}/{} ({}): {}",
             i + 1,
