@@ -1,6 +1,6 @@
 //! Request-level tests of bulk device selection, release selectors (`latest`, `fleet
 //! rollback`) and `--dry-run`: the real binary against a recording HTTP mock, asserting the
-//! exact GET filters, the chunked `PATCH device?$filter=id in (…)` URLs and bodies, the
+//! exact GET filters, the chunked `PATCH device?$filter=…` URLs (ids listed, or as ranges) and bodies, the
 //! request counts, and that a dry run sends no write.
 
 use balena_testkit::mock::Api;
@@ -530,6 +530,8 @@ fn fleet_selection_pages_and_chunks_the_patches() {
         .filter(|i| i % 10 != 0)
         .map(|i| 100_000 + i as i64)
         .collect();
+    // The PATCHes run 3 at a time: they may arrive in any order.
+    ids.sort_unstable();
     assert_eq!(ids, want);
     // ≤ 1 request per 100 devices.
     assert!(reqs.len() * 100 <= 2500, "{} requests", reqs.len());
@@ -539,6 +541,174 @@ fn fleet_selection_pages_and_chunks_the_patches() {
         json!({"changed": 2250, "unchanged": 250, "failed": 0})
     );
     assert_eq!(v["results"].as_array().unwrap().len(), 2500);
+}
+
+/// A fleet whose devices have runs of consecutive ids: each write names its ids as ranges
+/// (only the ids read and planned: a gap, a device already pinned and the ids after a chunk
+/// of [`WRITE_IDS`] stay out), the short runs as ids, and is checked by one `$count` naming
+/// them the same way.
+#[test]
+fn fleet_selection_writes_runs_of_ids_as_ranges() {
+    let api = Api::start();
+    let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
+    // One term: in parentheses once the keyset term joins it.
+    let page = |after: Option<i64>| match after {
+        None => page("belongs_to__application%20eq%201001", None),
+        a => page("(belongs_to__application%20eq%201001)", a),
+    };
+    // Ids 1..=4200 and 5000..=5004 except 2000 (another fleet's); 3000 is already pinned.
+    let ids: Vec<i64> = (1..=4200)
+        .chain(5000..=5004)
+        .filter(|&i| i != 2000)
+        .collect();
+    let rows: Vec<Value> = ids
+        .iter()
+        .map(|&id| {
+            json!({"id": id, "uuid": format!("{id:032x}"), "device_name": format!("dev{id}"),
+                   "is_pinned_on__release": if id == 3000 { vec![summary(5003, C3, "0.0.3")] } else { vec![] }})
+        })
+        .collect();
+    let mut after = None;
+    for chunk in rows.chunks(1000) {
+        api.on("GET", &page(after), 200, &d(chunk.to_vec()));
+        after = chunk.last().map(|r| r["id"].as_i64().unwrap());
+    }
+    let range = |a: i64, b: i64| format!("(id%20ge%20{a})%20and%20(id%20le%20{b})");
+    // The first write: 4,000 devices, 1..=4002 without 2000 and 3000.
+    let first = format!(
+        "({})%20or%20({})%20or%20({})",
+        range(1, 1999),
+        range(2001, 2999),
+        range(3001, 4002)
+    );
+    // The second: 4003..=4200 and the short run 5000..=5004, listed.
+    let second = format!(
+        "({})%20or%20(id%20in%20(5000,5001,5002,5003,5004))",
+        range(4003, 4200)
+    );
+    for (set, n) in [(&first, 4000), (&second, 203)] {
+        api.on(
+            "PATCH",
+            &format!("/v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)"),
+            200,
+            "",
+        );
+        api.on(
+            "GET",
+            &format!(
+                "/v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)"
+            ),
+            200,
+            &format!("{{\"d\":{n}}}"),
+        );
+    }
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&[
+        "device",
+        "pin",
+        "--fleet",
+        "myorg/myfleet",
+        "latest",
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stderr, out.stdout);
+    let reqs = api.requests();
+    let mut lines: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.uri))
+        .collect();
+    // The writes and their checks run 3 at a time: compare them in a fixed order.
+    lines[6..].sort();
+    let mut want = vec![format!("GET {fg}")];
+    let mut after = None;
+    for chunk in rows.chunks(1000) {
+        want.push(format!("GET {}", page(after)));
+        after = chunk.last().map(|r| r["id"].as_i64().unwrap());
+    }
+    let mut writes = Vec::new();
+    for set in [&first, &second] {
+        writes.push(format!(
+            "PATCH /v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)"
+        ));
+        writes.push(format!(
+            "GET /v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)"
+        ));
+    }
+    writes.sort();
+    want.extend(writes);
+    assert_eq!(lines, want);
+    for r in reqs.iter().filter(|r| r.method == "PATCH") {
+        assert_eq!(r.body, "{\"is_pinned_on__release\":5003}");
+    }
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        json!({"changed": 4203, "unchanged": 1, "failed": 0})
+    );
+}
+
+/// The writes of a `--fleet` selection go out while its pages are read. When a page then
+/// fails, the write already sent is finished and reported as done, and the failure is
+/// reported for the devices not read: nothing is claimed about them.
+#[test]
+fn a_page_failing_after_a_write_was_sent_reports_both() {
+    let api = Api::start();
+    let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
+    let page = |after: Option<i64>| match after {
+        None => page("belongs_to__application%20eq%201001", None),
+        a => page("(belongs_to__application%20eq%201001)", a),
+    };
+    let mut after = None;
+    for n in 0..4 {
+        let rows: Vec<Value> = (1 + n * 1000..=(n + 1) * 1000)
+            .map(|id| json!({"id": id, "uuid": format!("{id:032x}"), "device_name": format!("dev{id}"), "is_pinned_on__release": []}))
+            .collect();
+        api.on("GET", &page(after), 200, &d(rows));
+        after = Some((n + 1) * 1000);
+    }
+    api.on("GET", &page(Some(4000)), 400, "\"Bad page\"");
+    let set = "(id%20ge%201)%20and%20(id%20le%204000)";
+    let patch = format!("/v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)");
+    let count =
+        format!("/v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)");
+    api.on("PATCH", &patch, 200, "");
+    api.on("GET", &count, 200, "{\"d\":4000}");
+    let env = TestEnv::logged_in(&api);
+    let out = env.run(&[
+        "device",
+        "pin",
+        "--fleet",
+        "myorg/myfleet",
+        "latest",
+        "--json",
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let mut lines: Vec<String> = api
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.uri))
+        .collect();
+    // The fifth page and the write run at once.
+    lines[5..].sort();
+    let mut want = vec![format!("GET {fg}")];
+    want.extend([None, Some(1000), Some(2000), Some(3000)].map(|a| format!("GET {}", page(a))));
+    let mut rest = vec![
+        format!("GET {}", page(Some(4000))),
+        format!("PATCH {patch}"),
+        format!("GET {count}"),
+    ];
+    rest.sort();
+    want.extend(rest);
+    assert_eq!(lines, want);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        json!({"changed": 4000, "unchanged": 0, "failed": 1})
+    );
+    let failed = &v["results"][4000];
+    assert_eq!(failed["device"], Value::Null);
+    assert_eq!(failed["fleet"], "myorg/myfleet");
+    assert!(failed["error"].to_string().contains("Bad page"), "{failed}");
 }
 
 #[test]

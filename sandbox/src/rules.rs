@@ -286,6 +286,33 @@ fn update_row(conn: &Connection, table: &str, id: i64, values: &[(String, Value)
     Ok(())
 }
 
+/// [`update_row`] of every row whose id is in `ids_json` (a JSON array), in one statement.
+fn update_rows(
+    conn: &Connection,
+    table: &str,
+    ids_json: &Value,
+    values: &[(String, Value)],
+) -> R<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let sets: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| format!("\"{n}\" = ?{}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE {table} SET {} WHERE \"id\" IN (SELECT \"value\" FROM json_each(?{}))",
+        sets.join(", "),
+        values.len() + 1
+    );
+    let mut params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
+    params.push(ids_json.clone());
+    conn.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(params.iter()))?;
+    Ok(())
+}
+
 fn one_i64(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> R<Option<i64>> {
     Ok(conn
         .prepare_cached(sql)?
@@ -659,12 +686,9 @@ pub fn update(
         }
     }
     let now = db::now();
-    for &id in ids {
-        let mut values = b.values.clone();
-        values.push(("modified_at".into(), Value::Text(now.clone())));
-        res.hooks.update_one(conn, res, id, &b, values, &now)?;
-    }
-    Ok(())
+    let mut values = b.values.clone();
+    values.push(("modified_at".into(), Value::Text(now.clone())));
+    res.hooks.update_many(conn, res, ids, &b, values, &now)
 }
 
 pub fn delete(conn: &Connection, res: &'static Resource, ids: &[i64]) -> R<()> {
@@ -728,6 +752,24 @@ pub trait Hooks: Sync + std::fmt::Debug {
         _now: &str,
     ) -> R<()> {
         update_row(conn, res.table, id, &values)
+    }
+
+    /// PATCH of every row of `ids` with the same `values`, as [`Hooks::update_one`] of each
+    /// in turn would. The default does exactly that; a resource may do it in one statement
+    /// when the outcome is the same.
+    fn update_many(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        ids: &[i64],
+        body: &Body,
+        values: Vec<(String, Value)>,
+        now: &str,
+    ) -> R<()> {
+        for &id in ids {
+            self.update_one(conn, res, id, body, values.clone(), now)?;
+        }
+        Ok(())
     }
 
     /// DELETE of one row and whatever goes with it. The default deletes the row alone.
@@ -1006,6 +1048,39 @@ impl Hooks for DeviceHooks {
         }
         update_row(conn, res.table, id, &values)?;
         check_device_pin(conn, id)
+    }
+
+    /// Without a change of fleet every row gets the same values and the same pin rule: one
+    /// UPDATE of all of them, then one check of the rule over all of them (the transaction
+    /// rolls back on a breach, as it does when a row-by-row write breaks it).
+    fn update_many(
+        &self,
+        conn: &Connection,
+        res: &Resource,
+        ids: &[i64],
+        b: &Body,
+        values: Vec<(String, Value)>,
+        now: &str,
+    ) -> R<()> {
+        if b.has("belongs_to__application") || ids.len() < 2 {
+            for &id in ids {
+                self.update_one(conn, res, id, b, values.clone(), now)?;
+            }
+            return Ok(());
+        }
+        let ids_json = Value::Text(serde_json::to_string(ids).map_err(|_| ApiError::empty(500))?);
+        update_rows(conn, res.table, &ids_json, &values)?;
+        let breaches = one_i64(
+            conn,
+            "SELECT COUNT(*) FROM t_device d LEFT JOIN t_release r ON r.\"id\" = d.\"is_pinned_on__release\" \
+             WHERE d.\"id\" IN (SELECT \"value\" FROM json_each(?1)) AND d.\"is_pinned_on__release\" IS NOT NULL \
+             AND NOT COALESCE(r.\"status\" = 'success' AND r.\"belongs_to__application\" = d.\"belongs_to__application\", 0)",
+            [&ids_json],
+        )?;
+        if breaches.unwrap_or(0) > 0 {
+            return Err(ApiError::bad(RULE_DEVICE_PIN));
+        }
+        Ok(())
     }
 
     fn delete_one(&self, conn: &Connection, _: &Resource, id: i64) -> R<()> {

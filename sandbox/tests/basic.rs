@@ -108,3 +108,57 @@ fn comparisons_with_null_never_fail_the_query() {
         .iter()
         .all(|d| d["note"] != "x"));
 }
+
+/// A PATCH that matches several devices applies to all of them or, when one of them would
+/// break the pin rule, to none (the whole request is refused with the rule, as for one).
+#[test]
+fn a_filtered_pin_of_several_devices_is_all_or_nothing() {
+    let sb = Sandbox::start(&fixture("transcript-seed.json"));
+    let key = sb.api_key.clone();
+    let pins = || {
+        sb.get_json("/v7/device?$select=id,is_pinned_on__release&$orderby=id%20asc")["d"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["is_pinned_on__release"]["__id"].as_i64())
+            .collect::<Vec<_>>()
+    };
+    let all = "/v7/device?$filter=id%20in%20(1,2)";
+    for (release, why) in [(4, "another fleet's"), (3, "a failed")] {
+        let (s, body) = sb.send(
+            "PATCH",
+            all,
+            Some(&key),
+            Some(&json!({ "is_pinned_on__release": release })),
+        );
+        assert_eq!(s, 400, "{why} release: {body}");
+        assert!(body.contains("It is necessary that each release that is pinned to a device"));
+        assert_eq!(pins(), [None, None], "{why} release");
+    }
+    let (s, body) = sb.send(
+        "PATCH",
+        all,
+        Some(&key),
+        Some(&json!({"is_pinned_on__release": 2})),
+    );
+    assert_eq!((s, body.as_str()), (200, ""));
+    assert_eq!(pins(), [Some(2), Some(2)]);
+    // Only the rows still matching the whole filter are written.
+    let (s, _) = sb.send(
+        "PATCH",
+        "/v7/device?$filter=(id%20in%20(1,2))%20and%20(id%20eq%201)",
+        Some(&key),
+        Some(&json!({"is_pinned_on__release": null})),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(pins(), [None, Some(2)]);
+    // Moving several devices to another fleet clears their pins.
+    let (s, body) = sb.send(
+        "PATCH",
+        all,
+        Some(&key),
+        Some(&json!({"belongs_to__application": 2})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(pins(), [None, None]);
+}

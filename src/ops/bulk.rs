@@ -8,17 +8,18 @@
 //!   the argument names in each fleet;
 //! - a `--fleet` selection is one fleet GET (with the release expanded) and one device GET
 //!   per page of [`PAGE`] devices;
-//! - the writes are `PATCH device?$filter=id in (…)`, one per target release and chunk of
-//!   ids (see [`balena_api::chunk`]).
+//! - the writes are `PATCH device?$filter=…`, one per target release, planned-from pin and
+//!   chunk of at most [`WRITE_IDS`] ids, the ids named as ranges of consecutive ids and a
+//!   list of the others (see [`balena_api::chunk::set_chunks`]).
 //!
 //! Devices already in the requested state get no write. Unknown, ambiguous or inaccessible
 //! devices, and fleets where the release does not resolve, are reported and left alone;
 //! the rest proceed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use balena_api::chunk::{id_chunks, MAX_PATH};
+use balena_api::chunk::{id_chunks, set_chunks, MAX_PATH};
 use balena_api::lookup::{is_full_uuid, DEVICE_TOP};
 use balena_api::models::{Application, Device, Release};
 use balena_api::odata::{self, Filter, Lit, Query};
@@ -169,8 +170,8 @@ pub async fn run(
             let app: Application = find::fleet(api, fleet, fleet_query(op)).await?;
             let action = action_of(release_of(api, op, &app, &mut caveats).await?);
             let slug: Arc<str> = app.slug.as_str().into();
-            fleet_devices(api, app.id, tags, |d| {
-                items.push(planned(None, d, &app, &slug, &action, &mut releases));
+            fleet_run(api, app.id, tags, !dry_run, &slug, &mut items, |d| {
+                planned(None, d, &app, &slug, &action, &mut releases)
             })
             .await?;
             if items.is_empty() && tags.is_empty() {
@@ -243,7 +244,8 @@ pub async fn run(
             plan::merge_duplicates(&mut items);
         }
     }
-    if !dry_run {
+    if !dry_run && fleet_id.is_none() {
+        // A --fleet selection was written while it was read (see fleet_run).
         write(api, &mut items).await;
     }
     Ok(BulkOutcome {
@@ -267,71 +269,113 @@ fn describe_selection(slug: &str, tags: &[String]) -> String {
 
 /// Bulk writes in flight at once.
 pub const IN_FLIGHT: usize = 3;
+/// The most devices one bulk write names (fewer when their ids do not fit in a URL).
+pub const WRITE_IDS: usize = 4_000;
 
 /// Devices of one write: `(id, uuid)`.
 type Targets = Vec<(i64, Box<str>)>;
 /// What a write sets, and the pin its devices had when planned.
 type WriteKey = (DevicePatch, Option<i64>);
 
-/// The PATCHes: one per target, planned-from pin and chunk of ids, each conditional on the
-/// pin it was planned from ([`super::outcome::conditional`]), [`IN_FLIGHT`] at a time. Each
-/// chunk is then settled ([`super::outcome::settle_devices`]): checked with one `$count`,
-/// read back only when needed, so a device someone else changed meanwhile is a conflict
-/// and a lost answer is never taken for a failure. After a SIGINT ([`interrupt`]) the
-/// requests in flight are finished and no other is sent: the devices not written are
-/// marked [`Error::Interrupted`].
-async fn write(api: &Client, items: &mut [BulkItem]) {
-    use futures_util::stream::{self, StreamExt};
+/// The writes not sent yet, cut into chunks as the planned devices come: one chunk per
+/// target, planned-from pin and up to [`WRITE_IDS`] ids (fewer when they do not fit in a
+/// URL), each sorted by id.
+#[derive(Default)]
+struct Chunker {
+    pending: BTreeMap<WriteKey, Targets>,
+    ready: VecDeque<(WriteKey, Targets)>,
+}
 
-    interrupt::arm();
-    let mut groups: BTreeMap<WriteKey, Targets> = BTreeMap::new();
-    for i in items.iter() {
-        if let (Some(patch), Some(d)) = (i.plan.as_ref().and_then(|p| p.patch), &i.device) {
-            groups
-                .entry((patch, d.pinned))
-                .or_default()
-                .push((d.id, d.uuid.clone()));
+impl Chunker {
+    /// Queues the write `item` plans, if any; a group of [`WRITE_IDS`] devices or more is
+    /// cut into chunks at once (all but a last partial one).
+    fn add(&mut self, item: &BulkItem) {
+        if let (Some(patch), Some(d)) = (item.plan.as_ref().and_then(|p| p.patch), &item.device) {
+            let key = (patch, d.pinned);
+            let group = self.pending.entry(key).or_default();
+            group.push((d.id, d.uuid.clone()));
+            if group.len() >= WRITE_IDS {
+                self.cut(key, true);
+            }
         }
     }
-    let mut chunks: Vec<(WriteKey, Targets)> = Vec::new();
-    for ((patch, before), mut devices) in groups {
+
+    /// Cuts every group into chunks.
+    fn finish(&mut self) {
+        let keys: Vec<WriteKey> = self.pending.keys().copied().collect();
+        for k in keys {
+            self.cut(k, false);
+        }
+    }
+
+    /// The group `key` into ready chunks; with `keep_partial`, a last chunk shorter than
+    /// [`WRITE_IDS`] stays pending (more devices may join it).
+    fn cut(&mut self, key: WriteKey, keep_partial: bool) {
+        let Some(mut devices) = self.pending.remove(&key) else {
+            return;
+        };
         devices.sort_unstable_by_key(|(id, _)| *id);
         devices.dedup_by_key(|(id, _)| *id);
         let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
-        let path_of = |c: &[i64]| {
+        let path_of = |set: &Filter| {
             odata::path(
                 "device",
-                &Query::new().filter(super::outcome::conditional(c, before)),
+                &Query::new().filter(super::outcome::conditional_on(set.clone(), key.1)),
             )
         };
+        let chunks = set_chunks(&ids, WRITE_IDS, path_of);
+        let n = chunks.len();
         // Each device moves into its chunk (no copy of the uuids).
         let mut rest = devices.into_iter();
-        for chunk in id_chunks(&ids, path_of) {
+        for (i, chunk) in chunks.into_iter().enumerate() {
             let these: Targets = rest.by_ref().take(chunk.len()).collect();
-            chunks.push(((patch, before), these));
+            if keep_partial && i + 1 == n && chunk.len() < WRITE_IDS {
+                self.pending.insert(key, these);
+            } else {
+                self.ready.push_back((key, these));
+            }
         }
     }
-    let failed: HashMap<i64, Error> = stream::iter(chunks)
-        .map(|((patch, before), devices)| async move {
-            if interrupt::requested() {
-                let e = Error::Interrupted {
-                    done: "not changed".into(),
-                };
-                return devices.iter().map(|(id, _)| (*id, e.clone())).collect();
-            }
-            let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
-            let path = odata::path(
-                "device",
-                &Query::new().filter(super::outcome::conditional(&ids, before)),
-            );
-            let written = api.patch(&path, &patch).await;
-            super::outcome::settle_devices(api, &devices, &patch, before, written).await
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .flat_map(stream::iter)
-        .collect()
-        .await;
-    let mut failed = failed;
+
+    /// Every device not written yet, with `e`.
+    fn fail_all(&mut self, e: &Error) -> Vec<(i64, Error)> {
+        self.finish();
+        self.ready
+            .drain(..)
+            .flat_map(|(_, devices)| devices.into_iter().map(|(id, _)| (id, e.clone())))
+            .collect()
+    }
+}
+
+/// One chunk's PATCH, conditional on the pin it was planned from
+/// ([`super::outcome::conditional_set`]), then settled
+/// ([`super::outcome::settle_device_set`]): checked with one `$count`, read back only when
+/// needed, so a device someone else changed meanwhile is a conflict and a lost answer is
+/// never taken for a failure. Returns the devices that do not hold the change.
+async fn write_chunk(
+    api: &Client,
+    ((patch, before), devices): (WriteKey, Targets),
+) -> Vec<(i64, Error)> {
+    let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let path = odata::path(
+        "device",
+        &Query::new().filter(super::outcome::conditional_set(&ids, before)),
+    );
+    let written = api.patch(&path, &patch).await;
+    super::outcome::settle_device_set(api, &devices, &patch, before, written).await
+}
+
+fn not_sent() -> Error {
+    Error::Interrupted {
+        done: "not changed".into(),
+    }
+}
+
+/// Marks the items of the devices in `failed` as not written.
+fn apply_failures(items: &mut [BulkItem], mut failed: HashMap<i64, Error>) {
+    if failed.is_empty() {
+        return;
+    }
     for i in items.iter_mut() {
         let Some(id) = i.device.as_ref().map(|d| d.id) else {
             continue;
@@ -342,36 +386,143 @@ async fn write(api: &Client, items: &mut [BulkItem]) {
     }
 }
 
-/// The devices of fleet `id` (with `tags`), a page of [`PAGE`] per GET, by id (keyset:
-/// `id gt <the last id>`), so no page costs more than the first; each device is handed to
-/// `each` as its page is read, and only one page is held at a time.
-async fn fleet_devices(
+/// The PATCHes of a list's devices ([`Chunker`], [`write_chunk`]), [`IN_FLIGHT`] at a time.
+/// After a SIGINT ([`interrupt`]) the requests in flight are finished and no other is sent:
+/// the devices not written are marked [`Error::Interrupted`].
+async fn write(api: &Client, items: &mut [BulkItem]) {
+    use futures_util::stream::{self, StreamExt};
+
+    interrupt::arm();
+    let mut chunker = Chunker::default();
+    for i in items.iter() {
+        chunker.add(i);
+    }
+    chunker.finish();
+    let failed: HashMap<i64, Error> = stream::iter(chunker.ready)
+        .map(|chunk| async move {
+            if interrupt::requested() {
+                let e = not_sent();
+                return chunk.1.iter().map(|(id, _)| (*id, e.clone())).collect();
+            }
+            write_chunk(api, chunk).await
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    apply_failures(items, failed);
+}
+
+/// The filter of fleet `id`'s devices with `tags`.
+fn fleet_filter(id: i64, tags: &[String]) -> Vec<Filter> {
+    let mut parts = vec![Filter::eq("belongs_to__application", id)];
+    parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
+    parts
+}
+
+/// The page of [`PAGE`] devices of `parts` after id `last`, by id (keyset: `id gt <the
+/// last id>`), so no page costs more than the first.
+async fn fleet_page(
+    api: &Client,
+    parts: &[Filter],
+    last: Option<i64>,
+) -> Result<Vec<Device>, balena_api::ApiError> {
+    let mut page_parts = parts.to_vec();
+    if let Some(last) = last {
+        page_parts.push(Filter::Gt("id".into(), Lit::Int(last)));
+    }
+    let q = device_query(false)
+        .filter(Filter::And(page_parts))
+        .orderby("id asc")
+        .top(PAGE);
+    api.get(&odata::path("device", &q)).await
+}
+
+/// The devices of fleet `id` (with `tags`), a page at a time ([`fleet_page`]), each planned
+/// by `plan` into `items` as its page is read (only one page of rows is held at a time).
+/// With `write`, the planned writes go out while the next pages are read: a chunk as soon
+/// as it is full ([`Chunker`]), [`IN_FLIGHT`] at a time.
+///
+/// A page that fails before any write was sent is the run's error, as when nothing was
+/// written. After a write was sent, it is not: the writes in flight are finished, no other
+/// is sent, the devices read but not written fail with it, and one item without a device
+/// (in fleet `slug`) stands for the devices not read. After a SIGINT ([`interrupt`]) the
+/// writes in flight are finished and no other is sent; the pages are still read, so every
+/// device is reported, those not written as [`Error::Interrupted`].
+async fn fleet_run(
     api: &Client,
     id: i64,
     tags: &[String],
-    mut each: impl FnMut(&Device),
+    write: bool,
+    slug: &Arc<str>,
+    items: &mut Vec<BulkItem>,
+    mut plan: impl FnMut(&Device) -> BulkItem,
 ) -> Result<(), Error> {
-    let mut parts = vec![Filter::eq("belongs_to__application", id)];
-    parts.extend(tags.iter().filter_map(|t| tag_filter(t)));
-    let mut last: Option<i64> = None;
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+
+    if write {
+        interrupt::arm();
+    }
+    let parts = fleet_filter(id, tags);
+    let mut chunker = Chunker::default();
+    let mut in_flight = FuturesUnordered::new();
+    let mut failed: HashMap<i64, Error> = HashMap::new();
+    let mut sent = false;
+    let mut read_error: Option<Error> = None;
+    let mut reading = Some(Box::pin(fleet_page(api, &parts, None)));
     loop {
-        let mut page_parts = parts.clone();
-        if let Some(last) = last {
-            page_parts.push(Filter::Gt("id".into(), Lit::Int(last)));
+        if write && read_error.is_none() && !interrupt::requested() {
+            while in_flight.len() < IN_FLIGHT {
+                let Some(chunk) = chunker.ready.pop_front() else {
+                    break;
+                };
+                sent = true;
+                in_flight.push(write_chunk(api, chunk));
+            }
         }
-        let q = device_query(false)
-            .filter(Filter::And(page_parts))
-            .orderby("id asc")
-            .top(PAGE);
-        let page: Vec<Device> = api.get(&odata::path("device", &q)).await?;
-        for d in &page {
-            each(d);
+        if reading.is_none() && in_flight.is_empty() {
+            break;
         }
-        last = page.last().map(|d| d.id).or(last);
-        if page.len() < PAGE as usize {
-            return Ok(());
+        tokio::select! {
+            page = async {
+                match reading.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if reading.is_some() => {
+                reading = None;
+                match page {
+                    Err(e) if !sent => return Err(e.into()),
+                    Err(e) => read_error = Some(e.into()),
+                    Ok(page) => {
+                        for d in &page {
+                            let item = plan(d);
+                            if write {
+                                chunker.add(&item);
+                            }
+                            items.push(item);
+                        }
+                        if page.len() >= PAGE as usize {
+                            let last = page.last().map(|d| d.id);
+                            reading = Some(Box::pin(fleet_page(api, &parts, last)));
+                        } else {
+                            chunker.finish();
+                        }
+                    }
+                }
+            }
+            Some(f) = in_flight.next(), if !in_flight.is_empty() => failed.extend(f),
         }
     }
+    if write {
+        let e = read_error.clone().unwrap_or_else(not_sent);
+        failed.extend(chunker.fail_all(&e));
+    }
+    apply_failures(items, failed);
+    if let Some(e) = read_error {
+        items.push(BulkItem::failed(None, None, Some(slug.clone()), e));
+    }
+    Ok(())
 }
 
 /// The fleets `ids`, with their target and (to pin) the release the argument names.

@@ -204,6 +204,18 @@ pub fn conditional(ids: &[i64], before: Option<i64>) -> Filter {
     Filter::And(vec![Filter::id_in("id", ids), pinned_on(before)])
 }
 
+/// [`conditional`] with the ids named compactly ([`balena_api::chunk::id_set`]: runs of
+/// consecutive ids as ranges). It matches the same devices; `ids` must be sorted, without
+/// duplicates.
+pub fn conditional_set(ids: &[i64], before: Option<i64>) -> Filter {
+    conditional_on(balena_api::chunk::id_set("id", ids), before)
+}
+
+/// The conditional filter of a write to the devices `set` matches, planned from pin `before`.
+pub fn conditional_on(set: Filter, before: Option<i64>) -> Filter {
+    Filter::And(vec![set, pinned_on(before)])
+}
+
 fn pinned_on(release: Option<i64>) -> Filter {
     Filter::Eq(
         "is_pinned_on__release".into(),
@@ -242,15 +254,43 @@ pub async fn settle_devices(
     written: Result<(), ApiError>,
 ) -> Vec<(i64, Error)> {
     let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let set = Filter::id_in("id", &ids);
+    settle_in(api, devices, set, patch, before, written).await
+}
+
+/// [`settle_devices`] of a chunk written with [`conditional_set`]: its `$count` and read
+/// back name the devices the same way. `devices` must be sorted by id, without duplicates.
+pub async fn settle_device_set(
+    api: &Client,
+    devices: &[(i64, Box<str>)],
+    patch: &DevicePatch,
+    before: Option<i64>,
+    written: Result<(), ApiError>,
+) -> Vec<(i64, Error)> {
+    let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let set = balena_api::chunk::id_set("id", &ids);
+    settle_in(api, devices, set, patch, before, written).await
+}
+
+/// [`settle_devices`] where `set` is a filter matching exactly the ids of `devices`.
+async fn settle_in(
+    api: &Client,
+    devices: &[(i64, Box<str>)],
+    set: Filter,
+    patch: &DevicePatch,
+    before: Option<i64>,
+    written: Result<(), ApiError>,
+) -> Vec<(i64, Error)> {
+    let n_ids = devices.len();
     let failure = match written {
         Ok(()) => {
-            let holding = Filter::And(vec![Filter::id_in("id", &ids), pinned_on(patch.pin())]);
+            let holding = Filter::And(vec![set.clone(), pinned_on(patch.pin())]);
             match api.count("device", holding).await {
-                Ok(n) if n as usize == ids.len() => return Vec::new(),
+                Ok(n) if n as usize == n_ids => return Vec::new(),
                 Ok(n) => tracing::debug!(
                     "  {} of {} devices do not hold the change: reading them back",
-                    ids.len() - n as usize,
-                    ids.len()
+                    n_ids.saturating_sub(n as usize),
+                    n_ids
                 ),
                 Err(e) => {
                     tracing::debug!("  cannot count the devices written ({e}): reading them back")
@@ -269,7 +309,7 @@ pub async fn settle_devices(
     };
     let q = Query::new()
         .select(&["id", "is_pinned_on__release"])
-        .filter(Filter::id_in("id", &ids))
+        .filter(set)
         .expand(
             "is_pinned_on__release",
             Query::new().select(crate::policy::release::SUMMARY_FIELDS),
