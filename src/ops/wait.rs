@@ -7,7 +7,8 @@
 //! (only the fields compared, navigation fields deferred) are fetched on the first poll,
 //! when that count changes, when it reaches 0, and on the last poll before the deadline:
 //! a fleet's devices in pages of [`PAGE`] by id, a list of devices in chunks of ids (see
-//! [`balena_api::chunk`]). A short list (at most [`SMALL`] devices, one request) is simply
+//! [`balena_api::chunk`]), each page replacing the states of its ids in place (one copy of
+//! the devices is held, never a second one while fetching). A short list (at most [`SMALL`] devices, one request) is simply
 //! fetched each poll. The timeout is not an error here: the outcome says
 //! `complete: false`, and the caller turns it into exit 8 with
 //! [`WaitOutcome::timeout_error`] after printing the report. The rules (counts,
@@ -179,6 +180,11 @@ pub const POLL_FIELDS: &[&str] = &[
 /// The GET paths (relative to `/v7/`) that fetch a list's devices, one per chunk of ids
 /// (empty for a fleet's devices, which are paged: see [`page_path`]).
 pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
+    listed_chunks(scope).into_iter().map(|(p, _)| p).collect()
+}
+
+/// [`poll_paths`], each with the last (highest) id of its chunk.
+fn listed_chunks(scope: &WaitScope) -> Vec<(String, i64)> {
     if scope.members_filter().is_some() {
         return Vec::new();
     }
@@ -187,7 +193,7 @@ pub fn poll_paths(scope: &WaitScope) -> Vec<String> {
     let path_of = |c: &[i64]| odata::path("device", &select.clone().filter(Filter::id_in("id", c)));
     id_chunks(&ids, path_of)
         .iter()
-        .map(|c| path_of(c))
+        .map(|c| (path_of(c), c.last().copied().unwrap_or_default()))
         .collect()
 }
 
@@ -217,29 +223,58 @@ pub fn is_transient(e: &Error) -> bool {
     }
 }
 
-/// Every member device, as the server has them now.
-async fn fetch(api: &Client, scope: &WaitScope) -> Result<Vec<Device>, Error> {
-    let mut rows: Vec<Device> = Vec::new();
+/// Every member device, as the server has them now, into `states` (sorted by id), as the
+/// wait compares them. Each page (or chunk of ids) replaces the states of its span of ids
+/// as it arrives, so neither two copies of the states nor more than one page of decoded
+/// rows are held at once. When the fetch fails midway, `states` holds each device as the
+/// last poll that read it saw it.
+async fn fetch_into(
+    api: &Client,
+    scope: &WaitScope,
+    states: &mut Vec<DeviceState>,
+) -> Result<(), Error> {
+    // The span after `lo` (exclusive) up to `hi` (inclusive; `None`: to the end).
+    let mut lo: Option<i64> = None;
     if scope.members_filter().is_none() {
-        for p in poll_paths(scope) {
-            rows.extend(api.get::<Device>(&p).await?);
+        let chunks = listed_chunks(scope);
+        let n = chunks.len();
+        for (i, (p, last)) in chunks.into_iter().enumerate() {
+            let rows: Vec<Device> = api.get(&p).await?;
+            let hi = (i + 1 < n).then_some(last);
+            replace_span(states, lo, hi, rollout::states(&rows, &scope.expect));
+            lo = Some(last);
         }
-        return Ok(rows);
+        if n == 0 {
+            states.clear();
+        }
+        return Ok(());
     }
-    let mut after = None;
-    while let Some(p) = page_path(scope, after) {
+    while let Some(p) = page_path(scope, lo) {
         let page: Vec<Device> = api.get(&p).await?;
-        let n = page.len();
+        let full = page.len() >= PAGE as usize;
+        let last = page.last().map(|d| d.id);
+        let hi = if full { last } else { None };
         // Only those the wait covers are kept.
-        rows.extend(page.into_iter().filter(|d| {
-            after = Some(d.id);
-            scope.expect.covers(d.id)
-        }));
-        if n < PAGE as usize {
+        replace_span(states, lo, hi, rollout::states(&page, &scope.expect));
+        if !full {
             break;
         }
+        lo = last;
     }
-    Ok(rows)
+    Ok(())
+}
+
+/// Replaces the states whose id is after `lo` and up to `hi` (both open when `None`) by
+/// `new` (sorted by id, within that span).
+fn replace_span(
+    states: &mut Vec<DeviceState>,
+    lo: Option<i64>,
+    hi: Option<i64>,
+    new: Vec<DeviceState>,
+) {
+    let start = lo.map_or(0, |lo| states.partition_point(|s| s.id <= lo));
+    let end = hi.map_or(states.len(), |hi| states.partition_point(|s| s.id <= hi));
+    states.splice(start..end.max(start), new);
 }
 
 /// How many member devices are pending on the server (one `$count` per filter).
@@ -251,10 +286,10 @@ async fn pending(api: &Client, scope: &WaitScope) -> Result<u64, Error> {
     Ok(n)
 }
 
-/// What one poll saw: the devices (fetched now, or unchanged since the last fetch) and the
+/// What one poll saw: whether it fetched the devices (into the caller's states), and the
 /// pending count it was compared by.
 struct Seen {
-    fetched: Option<Vec<DeviceState>>,
+    fetched: bool,
     pending: Option<u64>,
 }
 
@@ -264,6 +299,7 @@ async fn poll(
     scope: &WaitScope,
     last_pending: Option<u64>,
     must_fetch: bool,
+    states: &mut Vec<DeviceState>,
 ) -> Result<Seen, Error> {
     let count = if scope.counts_first() {
         Some(pending(api, scope).await?)
@@ -273,13 +309,13 @@ async fn poll(
     let unchanged = matches!((count, last_pending), (Some(n), Some(l)) if n == l && n > 0);
     if unchanged && !must_fetch {
         return Ok(Seen {
-            fetched: None,
+            fetched: false,
             pending: count,
         });
     }
-    let rows = fetch(api, scope).await?;
+    fetch_into(api, scope, states).await?;
     Ok(Seen {
-        fetched: Some(rollout::states(&rows, &scope.expect)),
+        fetched: true,
         pending: count,
     })
 }
@@ -301,10 +337,12 @@ pub async fn wait_for_rollout(
         return Ok(WaitOutcome::empty());
     }
     let started = Instant::now();
-    // Polls sent (the backoff's count), polls answered, the last devices fetched.
+    // Polls sent (the backoff's count), polls answered, the devices as last fetched and
+    // their counts (`None` until a fetch succeeded).
     let mut attempts: u32 = 0;
     let mut polls: u32 = 0;
-    let mut last: Option<(Vec<DeviceState>, Counts)> = None;
+    let mut states: Vec<DeviceState> = Vec::new();
+    let mut last: Option<Counts> = None;
     let mut last_pending: Option<u64> = None;
     let mut failures: u32 = 0;
     loop {
@@ -315,27 +353,29 @@ pub async fn wait_for_rollout(
         // second.
         let remaining = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
         let must_fetch = last.is_none() || final_poll;
-        let answer =
-            match tokio::time::timeout(remaining, poll(api, scope, last_pending, must_fetch)).await
-            {
-                Ok(r) => r,
-                Err(_) => Err(Error::Api(ApiError::Timeout {
-                    detail: "the poll ran past the --wait deadline".into(),
-                })),
-            };
+        let answer = match tokio::time::timeout(
+            remaining,
+            poll(api, scope, last_pending, must_fetch, &mut states),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(Error::Api(ApiError::Timeout {
+                detail: "the poll ran past the --wait deadline".into(),
+            })),
+        };
         let complete = match answer {
             Ok(seen) => {
                 polls += 1;
                 last_pending = seen.pending;
                 // Completeness is judged on devices fetched by this poll only.
-                let fresh = seen.fetched.is_some();
-                if let Some(devices) = seen.fetched {
-                    let c = rollout::counts(&devices);
-                    last = Some((devices, c));
+                let fresh = seen.fetched;
+                if fresh {
+                    last = Some(rollout::counts(&states));
                 }
-                let (devices, c) = last.as_ref().expect("the first poll fetches");
+                let c = last.as_ref().expect("the first poll fetches");
                 observer.polled(c);
-                fresh && rollout::is_complete(devices)
+                fresh && rollout::is_complete(&states)
             }
             Err(e) if is_transient(&e) => {
                 failures += 1;
@@ -368,13 +408,16 @@ pub async fn wait_for_rollout(
                 last = l;
                 tokio::time::sleep(d).await
             }
-            (None, Some((devices, c))) => {
+            (None, Some(_)) => {
+                // The counts of the devices reported (the same as the last fetch's, unless a
+                // later fetch failed midway).
+                let c = rollout::counts(&states);
                 observer.finished(&c, complete, elapsed);
                 return Ok(WaitOutcome {
                     complete,
                     elapsed,
                     polls,
-                    devices,
+                    devices: std::mem::take(&mut states),
                 });
             }
             (None, None) => {
@@ -388,6 +431,47 @@ pub async fn wait_for_rollout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn st(id: i64, running: i64) -> DeviceState {
+        DeviceState {
+            id,
+            uuid: format!("{id:032x}"),
+            device_name: None,
+            is_online: true,
+            status: None,
+            running: Some(running),
+            target: Some(2),
+            changed_by_other: false,
+        }
+    }
+
+    #[test]
+    fn a_fetch_replaces_each_span_of_ids_in_place() {
+        let ids = |v: &[DeviceState]| v.iter().map(|d| (d.id, d.running)).collect::<Vec<_>>();
+        let mut states = vec![st(1, 1), st(2, 1), st(5, 1), st(9, 1)];
+        // A first page up to id 5: device 2 is gone, 3 is new.
+        replace_span(
+            &mut states,
+            None,
+            Some(5),
+            vec![st(1, 2), st(3, 2), st(5, 2)],
+        );
+        assert_eq!(
+            ids(&states),
+            [(1, Some(2)), (3, Some(2)), (5, Some(2)), (9, Some(1))]
+        );
+        // The last page: everything after 5.
+        replace_span(&mut states, Some(5), None, vec![st(7, 2)]);
+        assert_eq!(
+            ids(&states),
+            [(1, Some(2)), (3, Some(2)), (5, Some(2)), (7, Some(2))]
+        );
+        // Into nothing (a first fetch).
+        let mut empty = Vec::new();
+        replace_span(&mut empty, None, Some(3), vec![st(1, 1), st(3, 1)]);
+        replace_span(&mut empty, Some(3), None, vec![]);
+        assert_eq!(ids(&empty), [(1, Some(1)), (3, Some(1))]);
+    }
     use balena_api::chunk::MAX_PATH;
 
     #[test]
