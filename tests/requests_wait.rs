@@ -211,7 +211,7 @@ fn devices_wait_times_out_and_names_the_devices_behind() {
     assert_eq!(report["polls"], 2);
     assert_eq!(report["behind"], json!([uuid(7)]));
     assert_eq!(
-        out.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        out.behind().map(|d| d.uuid.to_string()).collect::<Vec<_>>(),
         vec![uuid(7)]
     );
     let err = out.timeout_error();
@@ -356,7 +356,7 @@ fn while_nothing_changes_a_poll_is_one_count() {
     );
     assert_eq!(out.polls, 3);
     assert_eq!(
-        out.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+        out.behind().map(|d| d.uuid.to_string()).collect::<Vec<_>>(),
         vec![uuid(1)]
     );
 }

@@ -168,6 +168,15 @@ async fn run_bulk(
     view::mutation::bulk_report(p, &outcome.items, action, m.dry_run);
     let pins = outcome.ok_pins();
     let interrupted = outcome.items.iter().any(plan::BulkItem::interrupted);
+    let error = plan::bulk_error(&outcome.items, m.dry_run);
+    // Only `--json` shows the items again after the wait. Without it they are dropped
+    // here, so the wait's own states take their place in memory rather than adding to it.
+    let items = if p.json {
+        outcome.items
+    } else {
+        drop(outcome.items);
+        Vec::new()
+    };
     let (waited, failed) = if pins.is_empty() || interrupted {
         (None, None)
     } else {
@@ -177,8 +186,8 @@ async fn run_bulk(
         };
         wait_if_asked(ctx, m, scope).await
     };
-    view::mutation::bulk_result(p, &outcome.items, m.dry_run, waited.as_ref());
-    if let Some(e) = plan::bulk_error(&outcome.items, m.dry_run) {
+    view::mutation::bulk_result(p, &items, m.dry_run, waited.as_ref());
+    if let Some(e) = error {
         return Err(e);
     }
     finish_wait(waited, failed)

@@ -341,7 +341,8 @@ pub async fn wait_for_rollout(
     // their counts (`None` until a fetch succeeded).
     let mut attempts: u32 = 0;
     let mut polls: u32 = 0;
-    let mut states: Vec<DeviceState> = Vec::new();
+    // Sized once when the devices are known ahead, not doubled page by page.
+    let mut states: Vec<DeviceState> = Vec::with_capacity(scope.expect.count().unwrap_or(0));
     let mut last: Option<Counts> = None;
     let mut last_pending: Option<u64> = None;
     let mut failures: u32 = 0;
@@ -435,7 +436,7 @@ mod tests {
     fn st(id: i64, running: i64) -> DeviceState {
         DeviceState {
             id,
-            uuid: format!("{id:032x}"),
+            uuid: format!("{id:032x}").into(),
             device_name: None,
             is_online: true,
             status: None,

@@ -20,10 +20,11 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceState {
     pub id: i64,
-    pub uuid: String,
-    pub device_name: Option<String>,
+    // Boxed, not `String`: a wait holds one state per device (24 bytes fewer each).
+    pub uuid: Box<str>,
+    pub device_name: Option<Box<str>>,
     pub is_online: bool,
-    pub status: Option<String>,
+    pub status: Option<Box<str>>,
     pub running: Option<i64>,
     pub target: Option<i64>,
     /// Someone else changed its target (or pin) away from what this command set.
@@ -34,10 +35,10 @@ impl DeviceState {
     pub fn of(d: &Device) -> DeviceState {
         DeviceState {
             id: d.id,
-            uuid: d.uuid.clone(),
-            device_name: d.device_name.clone(),
+            uuid: d.uuid.as_str().into(),
+            device_name: d.device_name.as_deref().map(Into::into),
             is_online: d.is_online == Some(true),
-            status: d.overall_status.clone(),
+            status: d.overall_status.as_deref().map(Into::into),
             running: d.running.id(),
             target: d.target.id(),
             changed_by_other: false,
@@ -69,6 +70,14 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// How many devices it lists (`None`: a fleet's, not known ahead).
+    pub fn count(&self) -> Option<usize> {
+        match self {
+            Expect::Target(_) => None,
+            Expect::Pins(p) => Some(p.len()),
+        }
+    }
+
     /// `(id, pin)` pairs, sorted by id, each once.
     pub fn pins(mut pins: Vec<(i64, Option<i64>)>) -> Expect {
         pins.sort_unstable();
@@ -244,11 +253,28 @@ impl WaitOutcome {
 
     /// `Err` with [`WaitOutcome::timeout_error`] when incomplete; else
     /// [`Error::ChangedDuringWait`] when someone else changed some devices.
+    ///
+    /// The states are consumed as the names are made, so a wait over many devices does not
+    /// hold both at once.
     pub fn into_result(self) -> Result<(), Error> {
-        if !self.complete {
-            return Err(self.timeout_error());
+        let complete = self.complete;
+        let names = self
+            .devices
+            .into_iter()
+            .filter(|d| {
+                if complete {
+                    d.changed_by_other
+                } else {
+                    d.behind()
+                }
+            })
+            .map(|d| named(&d));
+        if !complete {
+            return Err(Error::WaitTimeout {
+                behind: names.collect(),
+            });
         }
-        let changed: Vec<String> = self.changed_by_others().map(named).collect();
+        let changed: Vec<String> = names.collect();
         if changed.is_empty() {
             Ok(())
         } else {
@@ -261,7 +287,7 @@ impl WaitOutcome {
 fn named(d: &DeviceState) -> String {
     match d.device_name.as_deref() {
         Some(n) if !n.is_empty() => format!("{} ({n})", d.uuid),
-        _ => d.uuid.clone(),
+        _ => d.uuid.to_string(),
     }
 }
 
@@ -377,13 +403,10 @@ mod tests {
             devices: ds,
         };
         assert_eq!(
-            o.behind().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
+            o.behind().map(|d| &*d.uuid).collect::<Vec<_>>(),
             ["uuid3", "uuid4"]
         );
-        assert_eq!(
-            o.offline().map(|d| d.uuid.as_str()).collect::<Vec<_>>(),
-            ["uuid2"]
-        );
+        assert_eq!(o.offline().map(|d| &*d.uuid).collect::<Vec<_>>(), ["uuid2"]);
         match o.timeout_error() {
             Error::WaitTimeout { behind } => {
                 assert_eq!(behind, ["uuid3 (dev-3)", "uuid4 (dev-4)"])

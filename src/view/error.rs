@@ -19,6 +19,8 @@ pub fn human(e: &Error) -> String {
         format!("{}: {e}\n", e.name())
     };
     if let Some((key, items)) = e.list() {
+        // Sized once: a wait's list can name thousands of devices.
+        s.reserve(items.iter().map(|c| c.len() + 3).sum::<usize>() + 256);
         s.push_str(match key {
             "behind" => "still behind:\n",
             "changed" => "changed by someone else:\n",
