@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use balena_api::models::{Application, Device};
-use serde_json::{json, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Map, Value};
 
 use super::device::device_ref;
 use super::fleet::fleet_ref;
@@ -15,8 +16,8 @@ use crate::policy::plan::{
     BulkCounts, BulkItem, DeviceAction, DeviceEffect, DevicePlan, FleetAction, FleetPlan,
 };
 use crate::policy::release::Caveat;
-use crate::policy::rollout::WaitOutcome;
-use crate::policy::{short, short_or_none};
+use crate::policy::rollout::{DeviceState, WaitOutcome};
+use crate::policy::{short, short_or_none, DevicePolicy};
 
 /// The first line of every human plan (stdout).
 pub const PLAN_HEADER: &str = "Dry run: nothing was changed.";
@@ -35,27 +36,101 @@ fn yes_no(b: bool) -> String {
 }
 
 /// `--wait`'s report: `{"complete","elapsed_ms","polls","devices":[…],"behind":[uuid…],
-/// "offline":[uuid…]}`.
+/// "offline":[uuid…],"changed_by_others":[uuid…]}`, serialised straight from the outcome
+/// (no `Value` per device).
+struct RolloutJson<'a>(&'a WaitOutcome);
+
+/// [`RolloutJson`] as a `Value` (the same keys, in the same order).
 pub fn rollout_json(w: &WaitOutcome) -> Value {
-    let id_obj = |id: Option<i64>| id.map_or(Value::Null, |i| json!({ "id": i }));
-    json!({
-        "complete": w.complete,
-        "elapsed_ms": u64::try_from(w.elapsed.as_millis()).unwrap_or(u64::MAX),
-        "polls": w.polls,
-        "devices": w.devices.iter().map(|d| json!({
-            "uuid": d.uuid,
-            "device_name": d.device_name,
-            "is_online": d.is_online,
-            "status": d.status,
-            "running": id_obj(d.running),
-            "target": id_obj(d.target),
-            "on_target": d.on_target(),
-        })).collect::<Vec<_>>(),
-        "behind": w.behind().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
-        "offline": w.offline().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
+    serde_json::to_value(RolloutJson(w)).unwrap_or(Value::Null)
+}
+
+/// One device of [`RolloutJson`].
+#[derive(serde::Serialize)]
+struct StateJson<'a> {
+    uuid: &'a str,
+    device_name: Option<&'a str>,
+    is_online: bool,
+    status: Option<&'a str>,
+    running: Option<IdJson>,
+    target: Option<IdJson>,
+    on_target: bool,
+}
+
+/// `{"id": …}`
+#[derive(serde::Serialize)]
+struct IdJson {
+    id: i64,
+}
+
+/// A JSON array of what the iterator `F` makes, serialised as it is walked.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
+impl Serialize for RolloutJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let w = self.0;
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("complete", &w.complete)?;
+        m.serialize_entry(
+            "elapsed_ms",
+            &u64::try_from(w.elapsed.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        m.serialize_entry("polls", &w.polls)?;
+        let devices = Seq(|| {
+            w.devices.iter().map(|d| StateJson {
+                uuid: &d.uuid,
+                device_name: d.device_name.as_deref(),
+                is_online: d.is_online,
+                status: d.status.as_deref(),
+                running: d.running.map(|id| IdJson { id }),
+                target: d.target.map(|id| IdJson { id }),
+                on_target: d.on_target(),
+            })
+        });
+        m.serialize_entry("devices", &devices)?;
+        m.serialize_entry("behind", &Seq(|| w.behind().map(uuid_of)))?;
+        m.serialize_entry("offline", &Seq(|| w.offline().map(uuid_of)))?;
         // Given another release by someone else during the wait (not waited for).
-        "changed_by_others": w.changed_by_others().map(|d| d.uuid.clone()).collect::<Vec<_>>(),
-    })
+        m.serialize_entry(
+            "changed_by_others",
+            &Seq(|| w.changed_by_others().map(uuid_of)),
+        )?;
+        m.end()
+    }
+}
+
+fn uuid_of(d: &DeviceState) -> &str {
+    &d.uuid
+}
+
+/// An object's entries, then `"rollout"` when the command waited.
+struct WithRollout<'a> {
+    head: &'a Map<String, Value>,
+    rollout: Option<RolloutJson<'a>>,
+}
+
+impl Serialize for WithRollout<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.head {
+            m.serialize_entry(k, v)?;
+        }
+        if let Some(r) = &self.rollout {
+            m.serialize_entry("rollout", r)?;
+        }
+        m.end()
+    }
 }
 
 /// `head` (an object) + `"before","after","changed"` (+ `"rollout"` when the command
@@ -66,13 +141,15 @@ fn result_doc(
     change: &impl serde::Serialize,
     waited: Option<&WaitOutcome>,
 ) {
-    if let (Value::Object(o), Ok(Value::Object(c))) = (&mut doc, serde_json::to_value(change)) {
-        o.extend(c);
-        if let Some(w) = waited {
-            o.insert("rollout".into(), rollout_json(w));
-        }
-    }
-    p.json_pretty(&doc);
+    let (Value::Object(o), Ok(Value::Object(c))) = (&mut doc, serde_json::to_value(change)) else {
+        p.json_pretty(&doc);
+        return;
+    };
+    o.extend(c);
+    p.json_pretty(&WithRollout {
+        head: o,
+        rollout: waited.map(RolloutJson),
+    });
 }
 
 /// The confirmation of a fleet mutation (stderr).
@@ -427,46 +504,92 @@ pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Optio
         return;
     }
     let counts = BulkCounts::of(items);
-    let results: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let (before, after, changed) = match &i.plan {
-                Some(plan) => (
-                    serde_json::to_value(&plan.change.before).unwrap_or(Value::Null),
-                    serde_json::to_value(&plan.change.after).unwrap_or(Value::Null),
-                    i.changed(),
-                ),
-                None => (Value::Null, Value::Null, false),
-            };
-            json!({
-                "input": i.input,
-                "device": i.device.as_ref().map(|d| json!({
-                    "id": d.id, "uuid": d.uuid, "device_name": d.device_name, "fleet": i.fleet.as_deref(),
-                })),
-                "fleet": i.fleet.as_deref(),
-                "before": before,
-                "after": after,
-                "changed": changed,
-                "error": i.error.as_deref().map(super::error::item_json),
-            })
-        })
-        .collect();
-    let mut doc = json!({
-        "results": results,
-        "counts": {"changed": counts.changed, "unchanged": counts.unchanged, "failed": counts.failed},
+    let interrupted = counts.interrupted > 0;
+    p.json_pretty(&BulkDoc {
+        results: Results(items),
+        counts: CountsJson {
+            changed: counts.changed,
+            unchanged: counts.unchanged,
+            failed: counts.failed,
+            // The devices not done have `"changed": false` and a `BalenaInterrupted` error.
+            interrupted: interrupted.then_some(counts.interrupted),
+        },
+        dry_run: dry_run.then_some(true),
+        interrupted: interrupted.then_some(true),
+        rollout: waited.map(RolloutJson),
     });
-    if dry_run {
-        doc["dry_run"] = Value::Bool(true);
+}
+
+/// The `--json` document of a bulk run, serialised straight from its items (no `Value` per
+/// device): `{"results":[…],"counts":{…}}`, then `"dry_run"`, `"interrupted"` and
+/// `"rollout"` when they apply.
+#[derive(serde::Serialize)]
+struct BulkDoc<'a> {
+    results: Results<'a>,
+    counts: CountsJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollout: Option<RolloutJson<'a>>,
+}
+
+/// The results, one per item, as they are walked.
+struct Results<'a>(&'a [BulkItem]);
+
+impl Serialize for Results<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ItemJson::of))
     }
-    if counts.interrupted > 0 {
-        // The devices not done have `"changed": false` and a `BalenaInterrupted` error.
-        doc["counts"]["interrupted"] = counts.interrupted.into();
-        doc["interrupted"] = Value::Bool(true);
+}
+
+#[derive(serde::Serialize)]
+struct CountsJson {
+    changed: usize,
+    unchanged: usize,
+    failed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<usize>,
+}
+
+/// One result of [`BulkDoc`].
+#[derive(serde::Serialize)]
+struct ItemJson<'a> {
+    input: Option<&'a str>,
+    device: Option<ItemDevice<'a>>,
+    fleet: Option<&'a str>,
+    before: Option<&'a DevicePolicy>,
+    after: Option<&'a DevicePolicy>,
+    changed: bool,
+    error: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+struct ItemDevice<'a> {
+    id: i64,
+    uuid: &'a str,
+    device_name: Option<&'a str>,
+    fleet: Option<&'a str>,
+}
+
+impl<'a> ItemJson<'a> {
+    fn of(i: &'a BulkItem) -> ItemJson<'a> {
+        ItemJson {
+            input: i.input.as_deref(),
+            device: i.device.as_ref().map(|d| ItemDevice {
+                id: d.id,
+                uuid: &d.uuid,
+                device_name: d.device_name.as_deref(),
+                fleet: i.fleet.as_deref(),
+            }),
+            fleet: i.fleet.as_deref(),
+            before: i.plan.as_ref().map(|p| &p.change.before),
+            after: i.plan.as_ref().map(|p| &p.change.after),
+            changed: i.plan.is_some() && i.changed(),
+            error: i.error.as_deref().map(super::error::item_json),
+        }
     }
-    if let Some(w) = waited {
-        doc["rollout"] = rollout_json(w);
-    }
-    p.json_pretty(&doc);
 }
 
 #[cfg(test)]
