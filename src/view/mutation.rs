@@ -761,4 +761,72 @@ mod tests {
             })
         ));
     }
+
+    #[test]
+    fn bulk_json_streams_one_pretty_document_in_key_order() {
+        let app = fleet(false, rel(1, "aaaaaaa1111", "1.0.0"));
+        let action = DeviceAction::Pin(std::sync::Arc::new(rel(2, "bbbbbbb2222", "1.1.0")));
+        let d = device(5, "d0c0", None);
+        let items = vec![BulkItem {
+            input: None,
+            fleet: Some(app.slug.as_str().into()),
+            plan: Some(plan::device(&d, Some(&app), &action)),
+            device: Some(plan::BulkDevice::of(&d)),
+            error: None,
+        }];
+        let state = |id: i64, online: bool, running: i64| DeviceState {
+            id,
+            uuid: format!("u{id}").into(),
+            device_name: (id == 5).then(|| "dev-5".into()),
+            is_online: online,
+            status: Some("idle".into()),
+            running: Some(running),
+            target: Some(2),
+            changed_by_other: false,
+        };
+        let w = WaitOutcome {
+            complete: false,
+            elapsed: std::time::Duration::from_millis(1500),
+            polls: 3,
+            devices: vec![state(5, true, 1), state(6, false, 1), state(7, true, 2)],
+        };
+        let (p, out, _) = Printer::buffered(true);
+        bulk_result(&p, &items, true, Some(&w));
+        let text = out.text();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        // Laid out exactly as the pretty printer lays out the whole document.
+        assert_eq!(
+            text,
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap())
+        );
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["results", "counts", "dry_run", "rollout"]);
+        let r = &v["results"][0];
+        let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["input", "device", "fleet", "before", "after", "changed", "error"]
+        );
+        assert_eq!(
+            r["device"],
+            json!({"id": 5, "uuid": "d0c0", "device_name": "dev-5", "fleet": "acme/door"})
+        );
+        assert_eq!(r["changed"], true);
+        assert_eq!(v["rollout"], rollout_json(&w));
+        assert_eq!(
+            v["rollout"],
+            json!({
+                "complete": false, "elapsed_ms": 1500, "polls": 3,
+                "devices": [
+                    {"uuid": "u5", "device_name": "dev-5", "is_online": true, "status": "idle",
+                     "running": {"id": 1}, "target": {"id": 2}, "on_target": false},
+                    {"uuid": "u6", "device_name": null, "is_online": false, "status": "idle",
+                     "running": {"id": 1}, "target": {"id": 2}, "on_target": false},
+                    {"uuid": "u7", "device_name": null, "is_online": true, "status": "idle",
+                     "running": {"id": 2}, "target": {"id": 2}, "on_target": true},
+                ],
+                "behind": ["u5"], "offline": ["u6"], "changed_by_others": [],
+            })
+        );
+    }
 }
