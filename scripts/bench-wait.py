@@ -17,7 +17,9 @@ between them, the requests of the pin alone (the run without --wait), of the wai
 (first burst minus the pin) and at the timeout, and peak RSS (max over the runs, GNU time's
 %M) with and without --wait. The official CLI has no --wait: no official columns.
 
-Usage: scripts/bench-wait.py [--devices N] [--runs R] [--timeout DURATION] [--gap S]
+Usage: scripts/bench-wait.py [--devices N] [--runs R] [--timeout DURATION] [--gap S] [--json]
+
+With --json, both commands (with and without --wait) print their --json result documents.
 
 Defaults: 10,000 devices, 2 runs of each, a 10 s timeout, bursts split at 0.25 s.
 
@@ -26,7 +28,9 @@ a Markdown table for BENCHMARKS.md and stops the sandbox. Loopback only, bounded
 """
 import argparse
 import os
+import subprocess
 import sys
+import time
 
 from benchlib import RELEASE, LogTail, build, cli_env, fmt, measure, median, q, sandbox
 
@@ -41,12 +45,54 @@ def bursts(seen, gap):
     return out
 
 
+def vm_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def phases(argv, env, log):
+    """One --wait run sampled every 5 ms from /proc: (peak RSS MiB up to the pin's last
+    PATCH, peak RSS MiB after it, i.e. while waiting). The wait sends no PATCH, so the last
+    one in the request log ends the pin. Bounded by the command's own --timeout."""
+    tail = LogTail(log)
+    tail.start()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = []
+    deadline = time.monotonic() + 600
+    while p.poll() is None and time.monotonic() < deadline:
+        r = vm_rss_kib(p.pid)
+        if r:
+            samples.append((time.monotonic(), r))
+        time.sleep(0.005)
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    seen = tail.finish()
+    patches = [t for t, e in seen if e["method"] == "PATCH"]
+    if not patches or not samples:
+        return None
+    # A line is stamped when the tail reads it (every 10 ms), after the answer went out.
+    end = max(patches)
+    pin = [r for t, r in samples if t <= end]
+    wait = [r for t, r in samples if t > end]
+    if not pin or not wait:
+        return None
+    return max(pin) / 1024, max(wait) / 1024
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--timeout", default="10s", help="--timeout of the --wait runs")
     ap.add_argument("--gap", type=float, default=0.25, help="seconds of quiet that end a burst")
+    ap.add_argument("--json", action="store_true", help="run both commands with --json")
     args = ap.parse_args()
 
     build("--workspace", "--bins")
@@ -69,7 +115,7 @@ def main():
             for key in ("wait", "nowait"):
                 rel = rels[turn % 2]
                 turn += 1
-                argv = [balena, "device", "pin", "--fleet", slug, rel["commit"]]
+                argv = [balena, "device", "pin", "--fleet", slug, rel["commit"]] + (["--json"] if args.json else [])
                 if key == "wait":
                     argv += ["--wait", "--timeout", args.timeout]
                 tail = LogTail(sb.log)
@@ -106,15 +152,35 @@ def main():
               "s between polls | requests per poll (median / max) | wait's first look | at the timeout |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         w, n = res["wait"], res["nowait"]
-        print(f"| `balena device pin --fleet F <commit>` | {median(n['wall']):.2f} | {max(n['rss']):.1f} | "
+        js = " --json" if args.json else ""
+        print(f"| `balena device pin --fleet F <commit>{js}` | {median(n['wall']):.2f} | {max(n['rss']):.1f} | "
               f"{fmt(median(pin_reqs), '.0f')} | | | | | |")
-        print(f"| `balena device pin --fleet F <commit> --wait --timeout {args.timeout}` | {median(w['wall']):.2f} | "
+        print(f"| `balena device pin --fleet F <commit>{js} --wait --timeout {args.timeout}` | {median(w['wall']):.2f} | "
               f"{max(w['rss']):.1f} | {fmt(median([len(s) for s in w['seen']]), '.0f')} | {fmt(median(polls), '.0f')} | "
               f"{fmt(median(intervals))} | {fmt(median(per_poll), '.0f')} / {max(per_poll) if per_poll else 'n/a'} | "
               f"{fmt(median(first), '.0f')} | {fmt(median(last), '.0f')} |")
-        print(f"\nPeak RSS with / without --wait: {max(w['rss']) / max(n['rss']):.2f}. "
+        print(f"\nPeak RSS with / without --wait: {max(w['rss']) / max(n['rss']):.2f} (highest of the runs), "
+              f"{median(w['rss']) / median(n['rss']):.2f} (medians). "
               "Requests seen in the polls while nothing changes: "
               + ", ".join(f"{k} ({v})" for k, v in sorted(shapes.items())) + ".")
+        # The same process, sampled: the wait's own peak against the pin's, with no noise
+        # between processes.
+        rows = []
+        for run in range(args.runs):
+            rel = rels[turn % 2]
+            turn += 1
+            argv = [balena, "device", "pin", "--fleet", slug, rel["commit"], "--wait", "--timeout",
+                    args.timeout] + (["--json"] if args.json else [])
+            r = phases(argv, env, sb.log)
+            if r:
+                rows.append(r)
+        if rows:
+            print("\nOne process, its RSS sampled every 5 ms from /proc (a --wait run per row): the "
+                  "pin's peak (up to its last PATCH) and the wait's peak (after it).\n")
+            print("| run | pin phase peak RSS MiB | wait phase peak RSS MiB | wait / pin |")
+            print("| ---: | ---: | ---: | ---: |")
+            for i, (a, b) in enumerate(rows, 1):
+                print(f"| {i} | {a:.1f} | {b:.1f} | {b / a:.2f} |")
         for note in dict.fromkeys(notes):
             print(f"\n- {note}")
 

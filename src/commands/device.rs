@@ -169,14 +169,10 @@ async fn run_bulk(
     let pins = outcome.ok_pins();
     let interrupted = outcome.items.iter().any(plan::BulkItem::interrupted);
     let error = plan::bulk_error(&outcome.items, m.dry_run);
-    // Only `--json` shows the items again after the wait. Without it they are dropped
-    // here, so the wait's own states take their place in memory rather than adding to it.
-    let items = if p.json {
-        outcome.items
-    } else {
-        drop(outcome.items);
-        Vec::new()
-    };
+    // The `--json` document's results go out now, and the items are dropped, so the wait's
+    // own states take their place in memory rather than adding to it.
+    let doc = view::mutation::bulk_result_start(p, &outcome.items, m.dry_run);
+    drop(outcome.items);
     let (waited, failed) = if pins.is_empty() || interrupted {
         (None, None)
     } else {
@@ -186,7 +182,7 @@ async fn run_bulk(
         };
         wait_if_asked(ctx, m, scope).await
     };
-    view::mutation::bulk_result(p, &items, m.dry_run, waited.as_ref());
+    view::mutation::bulk_result_end(doc, waited.as_ref());
     if let Some(e) = error {
         return Err(e);
     }

@@ -10,6 +10,7 @@
 //! - Polls back off from [`FIRST_DELAY`] to [`MAX_DELAY`] ([`next_delay`]), are never closer
 //!   together than the first interval, and the last one lands on the deadline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use balena_api::models::Device;
@@ -24,7 +25,8 @@ pub struct DeviceState {
     pub uuid: Box<str>,
     pub device_name: Option<Box<str>>,
     pub is_online: bool,
-    pub status: Option<Box<str>>,
+    /// Shared: the devices of one poll's page with the same status hold one copy of it.
+    pub status: Option<Arc<str>>,
     pub running: Option<i64>,
     pub target: Option<i64>,
     /// Someone else changed its target (or pin) away from what this command set.
@@ -33,15 +35,19 @@ pub struct DeviceState {
 
 impl DeviceState {
     pub fn of(d: &Device) -> DeviceState {
+        DeviceState::with(d, d.overall_status.as_deref().map(Into::into), false)
+    }
+
+    fn with(d: &Device, status: Option<Arc<str>>, changed_by_other: bool) -> DeviceState {
         DeviceState {
             id: d.id,
             uuid: d.uuid.as_str().into(),
             device_name: d.device_name.as_deref().map(Into::into),
             is_online: d.is_online == Some(true),
-            status: d.overall_status.as_deref().map(Into::into),
+            status,
             running: d.running.id(),
             target: d.target.id(),
-            changed_by_other: false,
+            changed_by_other,
         }
     }
 
@@ -123,17 +129,35 @@ impl Expect {
 
 /// The device rows of one poll that `expect` covers, sorted by id, each once.
 pub fn states(rows: &[Device], expect: &Expect) -> Vec<DeviceState> {
+    // The few distinct statuses of the page, each allocated once.
+    let mut statuses: Vec<Arc<str>> = Vec::new();
     let mut out: Vec<DeviceState> = rows
         .iter()
         .filter(|d| expect.covers(d.id))
-        .map(|d| DeviceState {
-            changed_by_other: expect.changed_by_other(d),
-            ..DeviceState::of(d)
+        .map(|d| {
+            let status = d
+                .overall_status
+                .as_deref()
+                .map(|s| intern(&mut statuses, s));
+            DeviceState::with(d, status, expect.changed_by_other(d))
         })
         .collect();
     out.sort_by_key(|d| d.id);
     out.dedup_by_key(|d| d.id);
     out
+}
+
+/// `s`, shared with an earlier copy in `seen` when there is one. At most 16 are kept, should
+/// a server send a different status for every device.
+fn intern(seen: &mut Vec<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(t) = seen.iter().find(|t| &***t == s) {
+        return Arc::clone(t);
+    }
+    let t: Arc<str> = s.into();
+    if seen.len() < 16 {
+        seen.push(Arc::clone(&t));
+    }
+    t
 }
 
 /// The counts shown while waiting.

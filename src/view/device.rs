@@ -179,7 +179,6 @@ impl<'p> DeviceList<'p> {
         let json = printer.json.then(|| JsonRows {
             out: printer.json_stream(),
             rows: 0,
-            scratch: Vec::new(),
         });
         let table = (!printer.json).then(|| CompactTable {
             columns: table::Columns::new(&LIST_HEADERS),
@@ -325,7 +324,6 @@ impl<'p> DeviceList<'p> {
 struct JsonRows<'p> {
     out: super::JsonStream<'p>,
     rows: usize,
-    scratch: Vec<u8>,
 }
 
 impl JsonRows<'_> {
@@ -333,20 +331,9 @@ impl JsonRows<'_> {
     /// its lines indented by two spaces (a line break inside a JSON string is escaped, so
     /// every `\n` here is the layout's).
     fn push(&mut self, row: &Value) {
-        self.scratch.clear();
-        if serde_json::to_writer_pretty(&mut self.scratch, row).is_err() {
-            return;
-        }
         self.out
             .push(if self.rows == 0 { b"[\n  " } else { b",\n  " });
-        let buf = self.out.buffer();
-        for (i, line) in self.scratch.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                buf.extend_from_slice(b"\n  ");
-            }
-            buf.extend_from_slice(line);
-        }
-        self.out.written();
+        self.out.pretty(row, 1);
         self.rows += 1;
     }
 

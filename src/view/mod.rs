@@ -268,12 +268,49 @@ impl JsonStream<'_> {
         self.printer.record(r);
     }
 
+    /// Writes `v` laid out as `serde_json::to_writer_pretty` lays it out at `depth` levels
+    /// inside a document (every line after its first indented by two spaces a level), as
+    /// it serialises: a large value is never held whole.
+    pub fn pretty<T: serde::Serialize + ?Sized>(&mut self, v: &T, depth: usize) {
+        let mut w = Indented { out: self, depth };
+        // Values always serialise, and a stream's writes never fail (a failed stdout is
+        // recorded and the rest dropped).
+        let _ = serde_json::to_writer_pretty(&mut w, v);
+    }
+
     /// The final `\n`, and everything still buffered, to stdout.
     pub fn finish(mut self) {
         self.push(b"\n");
         if !self.failed && !self.buf.is_empty() {
             self.flush();
         }
+    }
+}
+
+/// Pretty JSON into a [`JsonStream`], each line break followed by the indentation of
+/// `depth` levels. Every `\n` of serde_json's pretty output is layout (a line break in a
+/// string is escaped).
+struct Indented<'s, 'p> {
+    out: &'s mut JsonStream<'p>,
+    depth: usize,
+}
+
+impl Write for Indented<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.out.push(b"\n");
+                for _ in 0..self.depth {
+                    self.out.push(b"  ");
+                }
+            }
+            self.out.push(line);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

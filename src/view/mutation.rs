@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::device::device_ref;
 use super::fleet::fleet_ref;
-use super::{plural, table, Printer};
+use super::{plural, table, JsonStream, Printer};
 use crate::error::Error;
 use crate::policy::plan::{
     BulkCounts, BulkItem, DeviceAction, DeviceEffect, DevicePlan, FleetAction, FleetPlan,
@@ -498,41 +498,61 @@ pub fn bulk_report(p: &Printer, items: &[BulkItem], action: BulkAction, dry_run:
     }
 }
 
-/// The `--json` result of a bulk mutation.
-pub fn bulk_result(p: &Printer, items: &[BulkItem], dry_run: bool, waited: Option<&WaitOutcome>) {
+/// The `--json` document of a bulk run: `{"results":[…],"counts":{…}}`, then
+/// `"dry_run"`, `"interrupted"` and `"rollout"` when they apply. It is written in two
+/// parts, so that a wait need not keep the items: [`bulk_result_start`] writes all but the
+/// wait's report (nothing without `--json`), and [`bulk_result_end`] adds that report and
+/// closes the document. Both serialise straight from the items and device states, a result
+/// at a time (no `Value` per device).
+pub fn bulk_result_start<'p>(
+    p: &'p Printer,
+    items: &[BulkItem],
+    dry_run: bool,
+) -> Option<BulkJson<'p>> {
     if !p.json {
-        return;
+        return None;
     }
     let counts = BulkCounts::of(items);
     let interrupted = counts.interrupted > 0;
-    p.json_pretty(&BulkDoc {
-        results: Results(items),
-        counts: CountsJson {
+    let mut out = p.json_stream();
+    out.push(b"{\n  \"results\": ");
+    out.pretty(&Results(items), 1);
+    out.push(b",\n  \"counts\": ");
+    out.pretty(
+        &CountsJson {
             changed: counts.changed,
             unchanged: counts.unchanged,
             failed: counts.failed,
             // The devices not done have `"changed": false` and a `BalenaInterrupted` error.
             interrupted: interrupted.then_some(counts.interrupted),
         },
-        dry_run: dry_run.then_some(true),
-        interrupted: interrupted.then_some(true),
-        rollout: waited.map(RolloutJson),
-    });
+        1,
+    );
+    if dry_run {
+        out.push(b",\n  \"dry_run\": true");
+    }
+    if interrupted {
+        out.push(b",\n  \"interrupted\": true");
+    }
+    Some(BulkJson { out })
 }
 
-/// The `--json` document of a bulk run, serialised straight from its items (no `Value` per
-/// device): `{"results":[…],"counts":{…}}`, then `"dry_run"`, `"interrupted"` and
-/// `"rollout"` when they apply.
-#[derive(serde::Serialize)]
-struct BulkDoc<'a> {
-    results: Results<'a>,
-    counts: CountsJson,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dry_run: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    interrupted: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rollout: Option<RolloutJson<'a>>,
+/// A bulk run's `--json` document, started by [`bulk_result_start`].
+pub struct BulkJson<'p> {
+    out: JsonStream<'p>,
+}
+
+/// Adds the wait's report (when the command waited) and ends the document.
+pub fn bulk_result_end(doc: Option<BulkJson<'_>>, waited: Option<&WaitOutcome>) {
+    let Some(BulkJson { mut out }) = doc else {
+        return;
+    };
+    if let Some(w) = waited {
+        out.push(b",\n  \"rollout\": ");
+        out.pretty(&RolloutJson(w), 1);
+    }
+    out.push(b"\n}");
+    out.finish();
 }
 
 /// The results, one per item, as they are walked.
@@ -743,7 +763,7 @@ mod tests {
         );
         let (p, out, _) = Printer::buffered(true);
         bulk_report(&p, &items, BulkAction::Pin, false);
-        bulk_result(&p, &items, false, None);
+        bulk_result_end(bulk_result_start(&p, &items, false), None);
         let v: Value = serde_json::from_str(&out.text()).unwrap();
         assert_eq!(
             v["counts"],
@@ -791,7 +811,7 @@ mod tests {
             devices: vec![state(5, true, 1), state(6, false, 1), state(7, true, 2)],
         };
         let (p, out, _) = Printer::buffered(true);
-        bulk_result(&p, &items, true, Some(&w));
+        bulk_result_end(bulk_result_start(&p, &items, true), Some(&w));
         let text = out.text();
         let v: Value = serde_json::from_str(&text).unwrap();
         // Laid out exactly as the pretty printer lays out the whole document.
