@@ -1,6 +1,7 @@
 //! Errors as a person or a script reads them: on stderr, as text or one JSON object.
 
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 use super::Printer;
 use crate::error::Error;
@@ -43,32 +44,47 @@ pub fn human(e: &Error) -> String {
 /// `exitCode`, `hint`, and `candidates` (or `behind` for a wait timeout). Pretty, like the
 /// official.
 pub fn json(e: &Error) -> String {
-    let mut text = serde_json::to_string_pretty(&json_value(e)).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&ErrorJson(e)).unwrap_or_default();
     text.push('\n');
     text
 }
 
-/// The object of [`json`].
-fn json_value(e: &Error) -> Value {
-    let mut o = Map::new();
-    o.insert("message".into(), e.to_string().into());
-    o.insert("name".into(), e.name().into());
-    if let Some((key, arg)) = e.entity() {
-        o.insert(key.into(), arg.into());
+/// The document of [`json`], serialised from the error itself: its list (a wait's devices
+/// behind can be thousands) is not copied.
+struct ErrorJson<'a>(&'a Error);
+
+/// The object under `"error"` in [`ErrorJson`].
+struct ErrorFields<'a>(&'a Error);
+
+impl Serialize for ErrorJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("error", &ErrorFields(self.0))?;
+        m.end()
     }
-    if let Error::Api(balena_api::ApiError::Http { status, .. }) = e {
-        o.insert("statusCode".into(), (*status).into());
+}
+
+impl Serialize for ErrorFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("message", &e.to_string())?;
+        m.serialize_entry("name", e.name())?;
+        if let Some((key, arg)) = e.entity() {
+            m.serialize_entry(key, arg)?;
+        }
+        if let Error::Api(balena_api::ApiError::Http { status, .. }) = e {
+            m.serialize_entry("statusCode", status)?;
+        }
+        m.serialize_entry("exitCode", &e.exit_code().code())?;
+        if let Some(h) = e.hint() {
+            m.serialize_entry("hint", &h)?;
+        }
+        if let Some((key, items)) = e.list() {
+            m.serialize_entry(key, items)?;
+        }
+        m.end()
     }
-    o.insert("exitCode".into(), e.exit_code().code().into());
-    if let Some(h) = e.hint() {
-        o.insert("hint".into(), h.into());
-    }
-    if let Some((key, items)) = e.list() {
-        o.insert(key.into(), items.to_vec().into());
-    }
-    let mut top = Map::new();
-    top.insert("error".into(), Value::Object(o));
-    Value::Object(top)
 }
 
 /// `{"name":…,"message":…}`: an error inside a per-item result.
@@ -90,7 +106,9 @@ pub fn print(p: &Printer, e: &Error) {
         p.err(&human(e));
     } else if p.wrote_json() {
         // One line, among the progress lines.
-        p.err(&format!("{}\n", json_value(e)));
+        let mut line = serde_json::to_string(&ErrorJson(e)).unwrap_or_default();
+        line.push('\n');
+        p.err(&line);
     } else {
         p.out(&json(e));
     }
