@@ -347,9 +347,9 @@ impl Chunker {
     }
 }
 
-/// One chunk's PATCH, conditional on the pin it was planned from
-/// ([`super::outcome::conditional_set`]), then settled
-/// ([`super::outcome::settle_device_set`]): checked with one `$count`, read back only when
+/// One chunk's PATCH to its ids (named compactly: [`balena_api::chunk::id_set`]),
+/// conditional on the pin it was planned from ([`super::outcome::conditional_on`]), then
+/// settled ([`super::outcome::settle_in`]): checked with one `$count`, read back only when
 /// needed, so a device someone else changed meanwhile is a conflict and a lost answer is
 /// never taken for a failure. Returns the devices that do not hold the change.
 async fn write_chunk(
@@ -357,12 +357,13 @@ async fn write_chunk(
     ((patch, before), devices): (WriteKey, Targets),
 ) -> Vec<(i64, Error)> {
     let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+    let set = balena_api::chunk::id_set("id", &ids);
     let path = odata::path(
         "device",
-        &Query::new().filter(super::outcome::conditional_set(&ids, before)),
+        &Query::new().filter(super::outcome::conditional_on(set.clone(), before)),
     );
     let written = api.patch(&path, &patch).await;
-    super::outcome::settle_device_set(api, &devices, &patch, before, written).await
+    super::outcome::settle_in(api, &devices, set, &patch, before, written).await
 }
 
 fn not_sent() -> Error {

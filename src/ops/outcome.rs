@@ -201,14 +201,7 @@ pub async fn patch_device(
 /// it was when the write was planned (`before`: its pin then, `None` for none). A device
 /// that someone else changed in between no longer matches, and is left alone.
 pub fn conditional(ids: &[i64], before: Option<i64>) -> Filter {
-    Filter::And(vec![Filter::id_in("id", ids), pinned_on(before)])
-}
-
-/// [`conditional`] with the ids named compactly ([`balena_api::chunk::id_set`]: runs of
-/// consecutive ids as ranges). It matches the same devices; `ids` must be sorted, without
-/// duplicates.
-pub fn conditional_set(ids: &[i64], before: Option<i64>) -> Filter {
-    conditional_on(balena_api::chunk::id_set("id", ids), before)
+    conditional_on(Filter::id_in("id", ids), before)
 }
 
 /// The conditional filter of a write to the devices `set` matches, planned from pin `before`.
@@ -258,22 +251,10 @@ pub async fn settle_devices(
     settle_in(api, devices, set, patch, before, written).await
 }
 
-/// [`settle_devices`] of a chunk written with [`conditional_set`]: its `$count` and read
-/// back name the devices the same way. `devices` must be sorted by id, without duplicates.
-pub async fn settle_device_set(
-    api: &Client,
-    devices: &[(i64, Box<str>)],
-    patch: &DevicePatch,
-    before: Option<i64>,
-    written: Result<(), ApiError>,
-) -> Vec<(i64, Error)> {
-    let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
-    let set = balena_api::chunk::id_set("id", &ids);
-    settle_in(api, devices, set, patch, before, written).await
-}
-
-/// [`settle_devices`] where `set` is a filter matching exactly the ids of `devices`.
-async fn settle_in(
+/// [`settle_devices`] of a chunk written with [`conditional_on`]`(set, before)`: `set` is
+/// the filter that matched exactly the ids of `devices` in the write, and its `$count` and
+/// read back name them the same way.
+pub async fn settle_in(
     api: &Client,
     devices: &[(i64, Box<str>)],
     set: Filter,
