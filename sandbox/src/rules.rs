@@ -266,24 +266,13 @@ fn insert(conn: &Connection, table: &str, values: &[(String, Value)]) -> R<i64> 
 }
 
 fn update_row(conn: &Connection, table: &str, id: i64, values: &[(String, Value)]) -> R<()> {
-    if values.is_empty() {
-        return Ok(());
-    }
-    let sets: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, (n, _))| format!("\"{n}\" = ?{}", i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE {table} SET {} WHERE \"id\" = ?{}",
-        sets.join(", "),
-        values.len() + 1
-    );
-    let mut params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
-    params.push(Value::Integer(id));
-    conn.prepare_cached(&sql)?
-        .execute(rusqlite::params_from_iter(params.iter()))?;
-    Ok(())
+    update_where(
+        conn,
+        table,
+        values,
+        |k| format!("\"id\" = ?{k}"),
+        Value::Integer(id),
+    )
 }
 
 /// [`update_row`] of every row whose id is in `ids_json` (a JSON array), in one statement.
@@ -292,6 +281,19 @@ fn update_rows(
     table: &str,
     ids_json: &Value,
     values: &[(String, Value)],
+) -> R<()> {
+    let cond = |k| format!("\"id\" IN (SELECT \"value\" FROM json_each(?{k}))");
+    update_where(conn, table, values, cond, ids_json.clone())
+}
+
+/// `UPDATE table SET values WHERE cond(k)`, where `?k` (after the values' parameters) is
+/// bound to `key`. Nothing to set: no statement.
+fn update_where(
+    conn: &Connection,
+    table: &str,
+    values: &[(String, Value)],
+    cond: impl FnOnce(usize) -> String,
+    key: Value,
 ) -> R<()> {
     if values.is_empty() {
         return Ok(());
@@ -302,12 +304,12 @@ fn update_rows(
         .map(|(i, (n, _))| format!("\"{n}\" = ?{}", i + 1))
         .collect();
     let sql = format!(
-        "UPDATE {table} SET {} WHERE \"id\" IN (SELECT \"value\" FROM json_each(?{}))",
+        "UPDATE {table} SET {} WHERE {}",
         sets.join(", "),
-        values.len() + 1
+        cond(values.len() + 1)
     );
     let mut params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
-    params.push(ids_json.clone());
+    params.push(key);
     conn.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(params.iter()))?;
     Ok(())
