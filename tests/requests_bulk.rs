@@ -386,6 +386,43 @@ fn page(filter: &str, after: Option<i64>) -> String {
     format!("/v7/device?$select=id,uuid,device_name&$filter={filter}&{PIN_EXPAND}&$orderby=id%20asc&$top=1000")
 }
 
+/// The page after `after` of fleet 1001's devices (its one term goes in parentheses once the
+/// keyset term joins it).
+fn fleet_page(after: Option<i64>) -> String {
+    match after {
+        None => page("belongs_to__application%20eq%201001", None),
+        a => page("(belongs_to__application%20eq%201001)", a),
+    }
+}
+
+/// The conditional PATCH of a pin to release 5003 of the devices `set` names (devices that
+/// followed their fleet), and the `$count` that checks it.
+fn pin_write(set: &str) -> (String, String) {
+    (
+        format!("/v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)"),
+        format!("/v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)"),
+    )
+}
+
+/// Runs `balena device pin --fleet myorg/myfleet latest --json`: its output, and every
+/// request it sent as `METHOD uri`.
+fn pin_fleet_latest(api: &Api) -> (balena_testkit::Out, Vec<String>) {
+    let out = TestEnv::logged_in(api).run(&[
+        "device",
+        "pin",
+        "--fleet",
+        "myorg/myfleet",
+        "latest",
+        "--json",
+    ]);
+    let lines = api
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.uri))
+        .collect();
+    (out, lines)
+}
+
 /// Mounts the fleet GET that `latest` sends (the fleet of 1001 targeting 5001), answering with
 /// `latest` as its newest pinnable release (or none). Returns the GET's path and query.
 fn on_fleet_get_latest(api: &Api, latest: Vec<Value>) -> String {
@@ -551,11 +588,6 @@ fn fleet_selection_pages_and_chunks_the_patches() {
 fn fleet_selection_writes_runs_of_ids_as_ranges() {
     let api = Api::start();
     let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
-    // One term: in parentheses once the keyset term joins it.
-    let page = |after: Option<i64>| match after {
-        None => page("belongs_to__application%20eq%201001", None),
-        a => page("(belongs_to__application%20eq%201001)", a),
-    };
     // Ids 1..=4200 and 5000..=5004 except 2000 (another fleet's); 3000 is already pinned.
     let ids: Vec<i64> = (1..=4200)
         .chain(5000..=5004)
@@ -570,7 +602,7 @@ fn fleet_selection_writes_runs_of_ids_as_ranges() {
         .collect();
     let mut after = None;
     for chunk in rows.chunks(1000) {
-        api.on("GET", &page(after), 200, &d(chunk.to_vec()));
+        api.on("GET", &fleet_page(after), 200, &d(chunk.to_vec()));
         after = chunk.last().map(|r| r["id"].as_i64().unwrap());
     }
     let range = |a: i64, b: i64| format!("(id%20ge%20{a})%20and%20(id%20le%20{b})");
@@ -587,57 +619,30 @@ fn fleet_selection_writes_runs_of_ids_as_ranges() {
         range(4003, 4200)
     );
     for (set, n) in [(&first, 4000), (&second, 203)] {
-        api.on(
-            "PATCH",
-            &format!("/v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)"),
-            200,
-            "",
-        );
-        api.on(
-            "GET",
-            &format!(
-                "/v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)"
-            ),
-            200,
-            &format!("{{\"d\":{n}}}"),
-        );
+        let (patch, count) = pin_write(set);
+        api.on("PATCH", &patch, 200, "");
+        api.on("GET", &count, 200, &format!("{{\"d\":{n}}}"));
     }
-    let env = TestEnv::logged_in(&api);
-    let out = env.run(&[
-        "device",
-        "pin",
-        "--fleet",
-        "myorg/myfleet",
-        "latest",
-        "--json",
-    ]);
+    let (out, mut lines) = pin_fleet_latest(&api);
     assert_eq!(out.code, 0, "{}{}", out.stderr, out.stdout);
-    let reqs = api.requests();
-    let mut lines: Vec<String> = reqs
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.uri))
-        .collect();
     // The writes and their checks run 3 at a time: compare them in a fixed order.
     lines[6..].sort();
     let mut want = vec![format!("GET {fg}")];
     let mut after = None;
     for chunk in rows.chunks(1000) {
-        want.push(format!("GET {}", page(after)));
+        want.push(format!("GET {}", fleet_page(after)));
         after = chunk.last().map(|r| r["id"].as_i64().unwrap());
     }
     let mut writes = Vec::new();
     for set in [&first, &second] {
-        writes.push(format!(
-            "PATCH /v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)"
-        ));
-        writes.push(format!(
-            "GET /v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)"
-        ));
+        let (patch, count) = pin_write(set);
+        writes.push(format!("PATCH {patch}"));
+        writes.push(format!("GET {count}"));
     }
     writes.sort();
     want.extend(writes);
     assert_eq!(lines, want);
-    for r in reqs.iter().filter(|r| r.method == "PATCH") {
+    for r in api.requests().iter().filter(|r| r.method == "PATCH") {
         assert_eq!(r.body, "{\"is_pinned_on__release\":5003}");
     }
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -654,46 +659,28 @@ fn fleet_selection_writes_runs_of_ids_as_ranges() {
 fn a_page_failing_after_a_write_was_sent_reports_both() {
     let api = Api::start();
     let fg = on_fleet_get_latest(&api, vec![rel(5003, C3, "0.0.3")]);
-    let page = |after: Option<i64>| match after {
-        None => page("belongs_to__application%20eq%201001", None),
-        a => page("(belongs_to__application%20eq%201001)", a),
-    };
     let mut after = None;
     for n in 0..4 {
         let rows: Vec<Value> = (1 + n * 1000..=(n + 1) * 1000)
             .map(|id| json!({"id": id, "uuid": format!("{id:032x}"), "device_name": format!("dev{id}"), "is_pinned_on__release": []}))
             .collect();
-        api.on("GET", &page(after), 200, &d(rows));
+        api.on("GET", &fleet_page(after), 200, &d(rows));
         after = Some((n + 1) * 1000);
     }
-    api.on("GET", &page(Some(4000)), 400, "\"Bad page\"");
-    let set = "(id%20ge%201)%20and%20(id%20le%204000)";
-    let patch = format!("/v7/device?$filter=({set})%20and%20(is_pinned_on__release%20eq%20null)");
-    let count =
-        format!("/v7/device/$count?$filter=({set})%20and%20(is_pinned_on__release%20eq%205003)");
+    api.on("GET", &fleet_page(Some(4000)), 400, "\"Bad page\"");
+    let (patch, count) = pin_write("(id%20ge%201)%20and%20(id%20le%204000)");
     api.on("PATCH", &patch, 200, "");
     api.on("GET", &count, 200, "{\"d\":4000}");
-    let env = TestEnv::logged_in(&api);
-    let out = env.run(&[
-        "device",
-        "pin",
-        "--fleet",
-        "myorg/myfleet",
-        "latest",
-        "--json",
-    ]);
+    let (out, mut lines) = pin_fleet_latest(&api);
     assert_ne!(out.code, 0, "{}", out.stdout);
-    let mut lines: Vec<String> = api
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.uri))
-        .collect();
     // The fifth page and the write run at once.
     lines[5..].sort();
     let mut want = vec![format!("GET {fg}")];
-    want.extend([None, Some(1000), Some(2000), Some(3000)].map(|a| format!("GET {}", page(a))));
+    want.extend(
+        [None, Some(1000), Some(2000), Some(3000)].map(|a| format!("GET {}", fleet_page(a))),
+    );
     let mut rest = vec![
-        format!("GET {}", page(Some(4000))),
+        format!("GET {}", fleet_page(Some(4000))),
         format!("PATCH {patch}"),
         format!("GET {count}"),
     ];
