@@ -516,7 +516,7 @@ pub fn bulk_result_start<'p>(
     let interrupted = counts.interrupted > 0;
     let mut out = p.json_stream();
     out.push(b"{\n  \"results\": ");
-    out.pretty(&Results(items), 1);
+    out.pretty(&Seq(|| items.iter().map(ItemJson::of)), 1);
     out.push(b",\n  \"counts\": ");
     out.pretty(
         &CountsJson {
@@ -553,15 +553,6 @@ pub fn bulk_result_end(doc: Option<BulkJson<'_>>, waited: Option<&WaitOutcome>) 
     }
     out.push(b"\n}");
     out.finish();
-}
-
-/// The results, one per item, as they are walked.
-struct Results<'a>(&'a [BulkItem]);
-
-impl Serialize for Results<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(ItemJson::of))
-    }
 }
 
 #[derive(serde::Serialize)]
